@@ -1,0 +1,115 @@
+"""The ASGI application: Starlette for the hub's own endpoints, the raw routing app for the hot path.
+
+One lifespan starts things in order (migrations -> pool -> registry + listener -> HTTP clients ->
+routing) and closes them in reverse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from hub.config import Config
+from hub.endpoints import admin, credentials, health, versions
+from hub.metrics import Metrics
+from hub.state import HubState
+from partners import store
+from partners.registration import HubIdentity, Registrar
+from partners.registry import Registry, party_key
+from partners.sync import RegistrySync
+from routing.forward import Forwarder
+from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
+from routing.modules import CALLBACK_PREFIX, PREFIX
+
+log = logging.getLogger("ocpihub")
+
+_ROUTED_PREFIXES = (f"{PREFIX}/sender/", f"{PREFIX}/receiver/", CALLBACK_PREFIX)
+
+
+class HubApp:
+    """ASGI entry point: routed paths go straight to :class:`RoutingApp`, everything else through
+    Starlette (whose lifespan builds the state both use)."""
+
+    def __init__(self, config: Config, dsn: str, *, admin_token: str | None = None) -> None:
+        self.config = config
+        self.dsn = dsn
+        self.admin_token = admin_token or config.admin_token or secrets.token_urlsafe(24)
+        self.state: HubState | None = None
+        self.starlette = Starlette(
+            routes=[
+                Route("/ocpi/versions", versions.versions, methods=["GET"]),
+                Route(PREFIX, versions.details, methods=["GET"]),
+                Route(f"{PREFIX}/credentials", credentials.credentials, methods=["GET", "POST", "PUT", "DELETE"]),
+                Route("/healthz", health.healthz, methods=["GET"]),
+                Route("/readyz", health.readyz, methods=["GET"]),
+                Route("/metrics", health.metrics, methods=["GET"]),
+                *admin.routes,
+            ],
+            lifespan=self._lifespan,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.state is not None and scope["path"].startswith(_ROUTED_PREFIXES):
+            await self.state.routing(scope, receive, send)
+            return
+        await self.starlette(scope, receive, send)  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        config = self.config
+        await store.migrate(self.dsn)
+        pool = await store.create_pool(self.dsn)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(pool.close)
+            registry = Registry()
+            metrics = Metrics(registry)
+            sync = RegistrySync(registry, pool, self.dsn, full_reload_seconds=config.registry_reload_seconds,
+                                on_reload=metrics.reloaded)
+            await sync.start()
+            stack.push_async_callback(sync.stop)
+            http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            stack.push_async_callback(http.close)
+            forwarder = Forwarder(
+                connect_timeout=config.connect_timeout,
+                request_timeout=config.request_timeout,
+                connections_per_receiver=config.connections_per_receiver,
+            )
+            stack.push_async_callback(forwarder.close)
+            identity = HubIdentity(
+                country_code=config.country_code.upper(), party_id=config.party_id.upper(),
+                name=config.name, public_url=config.base_url,
+            )
+            routing = RoutingApp(
+                registry,
+                forwarder,
+                RoutingSettings(
+                    public_url=config.base_url,
+                    hub_party=party_key(identity.country_code, identity.party_id),
+                    max_body_bytes=config.max_body_bytes,
+                    callback_ttl=config.callback_ttl,
+                ),
+                await store.shared_secret(pool, "callback_signing_key"),
+                observer=metrics,
+            )
+            state = HubState(
+                config=config, identity=identity, pool=pool, registry=registry, sync=sync, http=http,
+                forwarder=forwarder, registrar=Registrar(pool, sync, http, identity), routing=routing,
+                metrics=metrics, admin_token=self.admin_token,
+            )
+            app.state.hub = state
+            self.state = state
+            try:
+                yield
+            finally:
+                self.state = None
+
+
+def build_app(config: Config, dsn: str, **kwargs: Any) -> HubApp:
+    return HubApp(config, dsn, **kwargs)

@@ -1,0 +1,180 @@
+"""``ocpi-hub``: serve the hub, apply migrations, and manage partners through the admin API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from hub import config as hub_config
+from hub import logs
+from hub.config import Config, ConfigError
+from hub.database import EmbeddedPostgres
+
+
+def _database(config: Config) -> tuple[str, EmbeddedPostgres | None]:
+    if config.database_url:
+        return config.database_url, None
+    embedded = EmbeddedPostgres(hub_config.data_path(config))
+    return embedded.start(), embedded
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = hub_config.load(host=args.host, port=args.port, public_url=args.public_url)
+    logs.configure(config.log_level)
+    dsn, embedded = _database(config)
+    try:
+        from hub.app import HubApp
+
+        app = HubApp(config, dsn)
+        if not config.admin_token:
+            # Shown once, on the terminal only: it is not logged.
+            print(f"ocpi-hub admin token (generated; set OCPI_HUB_ADMIN_TOKEN to fix it): {app.admin_token}",
+                  file=sys.stderr, flush=True)
+        print(f"ocpi-hub listening on http://{config.host}:{config.port} "
+              f"(versions: {config.base_url}/ocpi/versions)", file=sys.stderr, flush=True)
+        _run_hypercorn(app, config)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _run_hypercorn(app: Any, config: Config) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config as HypercornConfig
+
+    hc = HypercornConfig()
+    hc.bind = [f"{config.host}:{config.port}"]
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler, once
+    hc.graceful_timeout = 30.0
+    hc.keep_alive_timeout = 75.0
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        async def shutdown_trigger() -> None:
+            await stop.wait()
+            if app.state is not None:
+                app.state.draining = True
+
+        await serve(app, hc, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    config = hub_config.load()
+    logs.configure(config.log_level)
+    dsn, embedded = _database(config)
+    try:
+        from partners import store
+
+        applied = asyncio.run(store.migrate(dsn))
+        print("applied: " + (", ".join(applied) if applied else "nothing (schema up to date)"))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    token = args.admin_token or hub_config.load().admin_token
+    if not token:
+        raise SystemExit("--admin-token or OCPI_HUB_ADMIN_TOKEN is required")
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        args.hub.rstrip("/") + path, data=data, method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"hub answered HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"cannot reach the hub at {args.hub}: {exc.reason}") from None
+    return json.loads(raw) if raw else None
+
+
+def cmd_partners(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "invite":
+        result = _admin(args, "POST", "/admin/invitations", {"name": args.name or ""})
+    elif action == "register":
+        result = _admin(args, "POST", "/admin/registrations",
+                        {"versions_url": args.versions_url, "token": args.token, "name": args.name or ""})
+    elif action == "list":
+        result = _admin(args, "GET", "/admin/platforms")
+    elif action == "show":
+        result = _admin(args, "GET", f"/admin/platforms/{args.platform_id}")
+    elif action in ("suspend", "unsuspend"):
+        result = _admin(args, "POST", f"/admin/platforms/{args.platform_id}/{action}")
+    else:  # remove
+        _admin(args, "DELETE", f"/admin/platforms/{args.platform_id}")
+        result = {"removed": args.platform_id}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ocpi-hub", description="An OCPI 2.2.1 roaming hub.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub (embedded PostgreSQL unless OCPI_HUB_DATABASE_URL is set)")
+    serve.add_argument("--host", help=hub_config.DESCRIPTIONS["host"])
+    serve.add_argument("--port", type=int, help=hub_config.DESCRIPTIONS["port"])
+    serve.add_argument("--public-url", help=hub_config.DESCRIPTIONS["public_url"])
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    migrate.set_defaults(func=cmd_migrate)
+
+    partners = sub.add_parser("partners", help="manage partners through a running hub's admin API")
+    partners.add_argument("--hub", default="http://127.0.0.1:8080", help="the hub's admin base URL")
+    partners.add_argument("--admin-token", help="admin token (default: OCPI_HUB_ADMIN_TOKEN)")
+    actions = partners.add_subparsers(dest="action", required=True)
+    invite = actions.add_parser("invite", help="create a token A for a platform that registers itself")
+    invite.add_argument("--name")
+    register = actions.add_parser("register", help="register with a platform that gave us a token A")
+    register.add_argument("versions_url")
+    register.add_argument("token")
+    register.add_argument("--name")
+    actions.add_parser("list", help="list platforms")
+    for action in ("show", "suspend", "unsuspend", "remove"):
+        a = actions.add_parser(action, help=f"{action} a platform")
+        a.add_argument("platform_id", type=int)
+    partners.set_defaults(func=cmd_partners)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print(f"ocpi-hub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The hub's configuration: one frozen object built once from ``OCPI_HUB_*`` variables and CLI flags.
+
+An unknown ``OCPI_HUB_*`` variable or a malformed value stops startup with a message naming the key.
+Nothing below ``hub`` reads the environment; this object is passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+PREFIX = "OCPI_HUB_"
+
+
+class ConfigError(Exception):
+    pass
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None
+    data_dir: str = "./.ocpi-hub"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    country_code: str = "NL"
+    party_id: str = "HUB"
+    name: str = "ocpi-hub"
+    admin_token: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    connect_timeout: float = 5.0
+    request_timeout: float = 30.0
+    connections_per_receiver: int = 64
+    callback_ttl: float = 24 * 3600.0
+    registry_reload_seconds: float = 30.0
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """The URL partners reach us on: from config, never from a request's Host header."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+
+# What each variable means, for error messages and ``ocpi-hub serve --help``.
+DESCRIPTIONS: dict[str, str] = {
+    "database_url": "PostgreSQL DSN; unset starts an embedded PostgreSQL in data_dir",
+    "data_dir": "where the embedded database lives",
+    "host": "interface to listen on",
+    "port": "TCP port to listen on",
+    "public_url": "base URL the hub advertises (default http://HOST:PORT)",
+    "country_code": "the hub's own country code (role HUB)",
+    "party_id": "the hub's own party id (role HUB)",
+    "name": "business name the hub gives in its credentials",
+    "admin_token": "bearer token of the admin API (default: random, printed once at start)",
+    "max_body_bytes": "largest request body accepted (413 beyond)",
+    "connect_timeout": "seconds to open a connection to a receiver",
+    "request_timeout": "seconds a forwarded request may take in all (4002 beyond)",
+    "connections_per_receiver": "open connections per receiver host at most",
+    "callback_ttl": "seconds a rewritten response_url stays valid",
+    "registry_reload_seconds": "full registry reload interval (safety net behind LISTEN/NOTIFY)",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+}
+
+_FIELDS = set(Config.__struct_fields__)
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Config from ``OCPI_HUB_*`` variables, then non-``None`` overrides (CLI flags) on top."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX):].lower()
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {key}; known: {', '.join(PREFIX + f.upper() for f in sorted(_FIELDS))}")
+        raw[name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        config = msgspec.convert(raw, Config, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid setting: {_name_key(str(exc))}") from None
+    _validate(config)
+    return config
+
+
+def _name_key(message: str) -> str:
+    # msgspec says "... - at `$.port`": name the variable instead.
+    return re.sub(r"`\$\.(\w+)`", lambda m: PREFIX + m.group(1).upper(), message)
+
+
+def _validate(config: Config) -> None:
+    if not re.fullmatch(r"[A-Za-z]{2}", config.country_code):
+        raise ConfigError(f"{PREFIX}COUNTRY_CODE must be 2 letters, got {config.country_code!r}")
+    if not re.fullmatch(r"[A-Za-z0-9]{3}", config.party_id):
+        raise ConfigError(f"{PREFIX}PARTY_ID must be 3 letters or digits, got {config.party_id!r}")
+    if config.public_url and not re.match(r"https?://", config.public_url):
+        raise ConfigError(f"{PREFIX}PUBLIC_URL must start with http:// or https://")
+    if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    for name in ("max_body_bytes", "connections_per_receiver", "port"):
+        if getattr(config, name) < (0 if name == "port" else 1):
+            raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
+    for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds"):
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+
+
+def data_path(config: Config) -> Path:
+    return Path(config.data_dir).expanduser().resolve()

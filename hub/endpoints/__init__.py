@@ -1,0 +1,1 @@
+"""The hub's own endpoints: its OCPI configuration modules, the admin API, health and metrics."""

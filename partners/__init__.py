@@ -1,0 +1,1 @@
+"""Who is connected: the partner registry, the credentials handshake and their storage."""

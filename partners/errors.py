@@ -1,0 +1,94 @@
+"""The hub's error hierarchy: one class per OCPI status code the hub itself produces.
+
+Any stage that cannot go on raises one of these; one handler per surface (the raw routing
+handler, the Starlette endpoints) turns it into the OCPI envelope. The 4xxx routing errors live in
+``routing.errors`` and subclass :class:`HubError` from here.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """An error answered with an OCPI body: ``ocpi_status`` in the envelope, ``http_status`` on the wire.
+
+    ``message`` goes to the partner verbatim: it must never hold a token.
+    """
+
+    ocpi_status: int = 3000
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClientError(HubError):
+    """2000: the caller did something wrong."""
+
+    ocpi_status = 2000
+    http_status = 400
+
+
+class InvalidParametersError(ClientError):
+    """2001: a missing or malformed parameter, header or body field."""
+
+    ocpi_status = 2001
+
+
+class NotEnoughInformationError(ClientError):
+    """2002: the request lacks what is needed to act on it."""
+
+    ocpi_status = 2002
+
+
+class UnauthorizedError(ClientError):
+    """Missing or unknown credentials token: HTTP 401 as the transport chapter demands."""
+
+    http_status = 401
+
+
+class ForbiddenError(InvalidParametersError):
+    """The token is valid but does not allow this request (token A outside registration, a spoofed
+    OCPI-from party, a callback URL of another platform)."""
+
+    http_status = 403
+
+
+class PayloadTooLargeError(ClientError):
+    """Body over the configured limit; answered without reading the rest."""
+
+    http_status = 413
+
+
+class MethodNotAllowedError(ClientError):
+    """The credentials module's 405 cases (POST twice, PUT/DELETE before registration)."""
+
+    http_status = 405
+
+
+class ServerError(HubError):
+    """3000: the hub failed."""
+
+    ocpi_status = 3000
+    http_status = 500
+
+
+class ClientApiUnusableError(ServerError):
+    """3001: we could not use the partner's versions/credentials API during registration."""
+
+    ocpi_status = 3001
+    http_status = 400
+
+
+class UnsupportedVersionError(ServerError):
+    """3002: no OCPI version in common."""
+
+    ocpi_status = 3002
+    http_status = 400
+
+
+class NoMatchingEndpointsError(ServerError):
+    """3003: the partner offers no endpoint the hub can use."""
+
+    ocpi_status = 3003
+    http_status = 400

@@ -1,0 +1,107 @@
+"""OCPI payloads the hub reads or writes itself, with the spec's field names verbatim.
+
+Partner payloads decode leniently (unknown fields are ignored); constraints live in the
+``Annotated`` aliases so that a decode error names the field and the rule.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+import msgspec
+
+CountryCode = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")]
+PartyId = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern="^[A-Za-z0-9]{3}$")]
+CredentialsTokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern="^[\\x21-\\x7e]+$")]
+Url = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class Role(enum.StrEnum):
+    CPO = "CPO"
+    EMSP = "EMSP"
+    HUB = "HUB"
+    NAP = "NAP"
+    NSP = "NSP"
+    OTHER = "OTHER"
+    SCSP = "SCSP"
+
+
+class InterfaceRole(enum.StrEnum):
+    SENDER = "SENDER"
+    RECEIVER = "RECEIVER"
+
+
+class ModuleID(enum.StrEnum):
+    CDRS = "cdrs"
+    CHARGINGPROFILES = "chargingprofiles"
+    COMMANDS = "commands"
+    CREDENTIALS = "credentials"
+    HUBCLIENTINFO = "hubclientinfo"
+    LOCATIONS = "locations"
+    SESSIONS = "sessions"
+    TARIFFS = "tariffs"
+    TOKENS = "tokens"
+
+
+class ConnectionStatus(enum.StrEnum):
+    """hubclientinfo's ConnectionStatus, also the platform status the hub keeps."""
+
+    CONNECTED = "CONNECTED"
+    OFFLINE = "OFFLINE"
+    PLANNED = "PLANNED"
+    SUSPENDED = "SUSPENDED"
+
+
+class Image(msgspec.Struct, kw_only=True, omit_defaults=True):
+    url: str
+    category: str
+    type: str
+    thumbnail: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class BusinessDetails(msgspec.Struct, kw_only=True, omit_defaults=True):
+    name: str
+    website: str | None = None
+    logo: Image | None = None
+
+
+class CredentialsRole(msgspec.Struct, kw_only=True, omit_defaults=True):
+    role: Role
+    business_details: BusinessDetails
+    party_id: PartyId
+    country_code: CountryCode
+
+
+class Credentials(msgspec.Struct, kw_only=True, omit_defaults=True):
+    token: CredentialsTokenText
+    url: Url
+    roles: list[CredentialsRole]
+
+
+class Version(msgspec.Struct, kw_only=True):
+    version: str
+    url: str
+
+
+class Endpoint(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
+    identifier: str
+    url: str
+    # OCPI 2.2 made role mandatory; for credentials it carries no meaning and some stacks omit it.
+    role: InterfaceRole | None = None
+
+
+class VersionDetails(msgspec.Struct, kw_only=True):
+    version: str
+    endpoints: list[Endpoint]
+
+
+class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The OCPI response wrapper around every body."""
+
+    status_code: int
+    timestamp: str
+    data: Any = None
+    status_message: str | None = None

@@ -1,0 +1,197 @@
+"""The in-memory registry: an immutable snapshot of every platform and party, swapped as a whole.
+
+Every lookup the request path makes is one dict access on the current snapshot; nothing here does
+I/O. A change is made in the database, then a new snapshot is built from all rows and the holder's
+reference is swapped (see ``partners.sync``), so a request sees either the old or the new registry,
+never a half-updated one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from partners.model import ConnectionStatus, InterfaceRole, Role
+from partners.tokens import Secret, authorization_value, hash_token, header_token_hashes
+
+PartyKey = tuple[str, str]
+"""``(COUNTRY_CODE, PARTY_ID)`` upper-cased: OCPI identifiers are case-insensitive."""
+
+EndpointKey = tuple[str, InterfaceRole]
+
+
+def party_key(country_code: str, party_id: str) -> PartyKey:
+    return (country_code.upper(), party_id.upper())
+
+
+class Party(msgspec.Struct, frozen=True, kw_only=True):
+    country_code: str
+    party_id: str
+    role: Role
+    platform_id: int
+    business_name: str = ""
+    last_updated: str = ""
+
+    @property
+    def key(self) -> PartyKey:
+        return (self.country_code, self.party_id)
+
+    @property
+    def label(self) -> str:
+        """How a party is named in messages to partners and in logs: ``NL*ABC``."""
+        return f"{self.country_code}*{self.party_id}"
+
+
+class Platform(msgspec.Struct, frozen=True, kw_only=True):
+    """One OCPI connection. ``outbound_auth`` is the ready-made Authorization header value."""
+
+    id: int
+    name: str
+    status: ConnectionStatus
+    registered: bool
+    versions_url: str | None
+    version: str | None
+    endpoints: Mapping[EndpointKey, str]
+    parties: tuple[Party, ...]
+    outbound_auth: bytes | None = None
+
+    def endpoint(self, module: str, interface: InterfaceRole) -> str | None:
+        return self.endpoints.get((module, interface))
+
+    def party(self, key: PartyKey) -> Party | None:
+        for p in self.parties:
+            if p.key == key:
+                return p
+        return None
+
+    def parties_in(self, roles: frozenset[Role]) -> tuple[Party, ...]:
+        return tuple(p for p in self.parties if p.role in roles)
+
+
+class PlatformRow(msgspec.Struct, kw_only=True):
+    """A platform as the store hands it over (token as a hash, outbound token in the clear)."""
+
+    id: int
+    name: str
+    status: ConnectionStatus
+    token_hash: bytes | None
+    outbound_token: str | None
+    versions_url: str | None
+    version: str | None
+    endpoints: list[dict[str, Any]]
+
+
+class PartyRow(msgspec.Struct, kw_only=True):
+    platform_id: int
+    country_code: str
+    party_id: str
+    role: Role
+    business_name: str
+    last_updated: str
+
+
+class Snapshot:
+    """Everything the request path needs to know about partners, as dicts."""
+
+    __slots__ = ("_auth_cache", "by_party", "by_token_hash", "platforms")
+
+    def __init__(
+        self,
+        platforms: dict[int, Platform],
+        by_token_hash: dict[bytes, Platform],
+        by_party: dict[PartyKey, tuple[Party, ...]],
+    ) -> None:
+        self.platforms = platforms
+        self.by_token_hash = by_token_hash
+        self.by_party = by_party
+        # Raw Authorization header -> platform, filled on first successful use. Bounded by the
+        # number of tokens times the two accepted spellings; misses are never cached.
+        self._auth_cache: dict[bytes, Platform] = {}
+
+    def platform_for_header(self, header_value: bytes) -> Platform | None:
+        platform = self._auth_cache.get(header_value)
+        if platform is not None:
+            return platform
+        for digest in header_token_hashes(header_value):
+            platform = self.by_token_hash.get(digest)
+            if platform is not None:
+                if len(self._auth_cache) < 4 * len(self.by_token_hash) + 16:
+                    self._auth_cache[header_value] = platform
+                return platform
+        return None
+
+    def platform_for_token(self, token: str) -> Platform | None:
+        return self.by_token_hash.get(hash_token(token))
+
+    def parties(self) -> Iterable[Party]:
+        for parties in self.by_party.values():
+            yield from parties
+
+
+EMPTY = Snapshot({}, {}, {})
+
+
+def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
+    """A new snapshot from all rows of the store; pure, so it tests without a database."""
+    parties_of: dict[int, list[Party]] = {}
+    for row in party_rows:
+        parties_of.setdefault(row.platform_id, []).append(
+            Party(
+                country_code=row.country_code.upper(),
+                party_id=row.party_id.upper(),
+                role=row.role,
+                platform_id=row.platform_id,
+                business_name=row.business_name,
+                last_updated=row.last_updated,
+            )
+        )
+    platforms: dict[int, Platform] = {}
+    by_token: dict[bytes, Platform] = {}
+    by_party: dict[PartyKey, list[Party]] = {}
+    for row in platform_rows:
+        endpoints: dict[EndpointKey, str] = {}
+        for ep in row.endpoints:
+            role = ep.get("role")
+            identifier = str(ep.get("identifier", ""))
+            url = str(ep.get("url", ""))
+            if role in ("SENDER", "RECEIVER"):
+                endpoints[(identifier, InterfaceRole(role))] = url
+            else:
+                # Role-less endpoints (credentials, or a pre-2.2 style listing) serve both interfaces.
+                endpoints.setdefault((identifier, InterfaceRole.SENDER), url)
+                endpoints.setdefault((identifier, InterfaceRole.RECEIVER), url)
+        platform = Platform(
+            id=row.id,
+            name=row.name,
+            status=row.status,
+            registered=row.outbound_token is not None,
+            versions_url=row.versions_url,
+            version=row.version,
+            endpoints=endpoints,
+            parties=tuple(parties_of.get(row.id, ())),
+            outbound_auth=(
+                authorization_value(Secret(row.outbound_token)) if row.outbound_token is not None else None
+            ),
+        )
+        platforms[row.id] = platform
+        if row.token_hash is not None:
+            by_token[bytes(row.token_hash)] = platform
+        for party in platform.parties:
+            by_party.setdefault(party.key, []).append(party)
+    return Snapshot(platforms, by_token, {k: tuple(v) for k, v in by_party.items()})
+
+
+class Registry:
+    """Holds the current snapshot; ``swap`` replaces it in one assignment."""
+
+    __slots__ = ("snapshot", "version")
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot = EMPTY
+        self.version = 0
+
+    def swap(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.version += 1

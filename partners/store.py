@@ -1,0 +1,267 @@
+"""PostgreSQL storage of the registry (asyncpg): the only module that speaks SQL.
+
+Every write runs in one transaction that ends with ``pg_notify(CHANNEL, ...)``, so that each
+replica's registry listener reloads after the commit (see ``partners.sync``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from importlib import resources
+from typing import Any
+
+import asyncpg
+import msgspec
+import orjson
+
+from partners.model import ConnectionStatus, CredentialsRole, Endpoint
+from partners.registry import PartyRow, PlatformRow
+
+log = logging.getLogger("ocpihub.store")
+
+CHANNEL = "ocpihub_registry"
+_MIGRATION_LOCK = 0x0C91_4B0B  # advisory lock id: one migrator at a time across replicas
+
+Pool = asyncpg.Pool
+
+
+class PartyConflictError(Exception):
+    """A (country_code, party_id, role) already belongs to another registered platform."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.label = label
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
+                              schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5) -> Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+def known_migrations() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` for every ``NNNN_name.sql`` shipped in ``partners/migrations``."""
+    found = []
+    for entry in resources.files("partners").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, _ = entry.name.partition("_")
+            found.append((int(number), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def migrate(dsn: str) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction, under an advisory lock
+    so that replicas starting together apply each exactly once. Returns the names applied."""
+    conn = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            known = known_migrations()
+            newest_known = known[-1][0] if known else 0
+            if done and max(done) > newest_known:
+                raise RuntimeError(
+                    f"database schema version {max(done)} is newer than this hub knows ({newest_known}); "
+                    "refusing to start an older hub on it"
+                )
+            for version, name, sql in known:
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                                       version, name)
+                applied.append(name)
+                log.info("applied migration", extra={"migration": name})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    finally:
+        await conn.close()
+    return applied
+
+
+_SELECT_PLATFORMS = """
+SELECT id, name, status, token_hash, outbound_token, versions_url, version, endpoints
+FROM platforms ORDER BY id
+"""
+_SELECT_PARTIES = """
+SELECT platform_id, country_code, party_id, role,
+       coalesce(business_details->>'name', '') AS business_name,
+       to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last_updated
+FROM parties ORDER BY id
+"""
+
+
+async def load_registry(pool: Pool) -> tuple[list[PlatformRow], list[PartyRow]]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        platforms = await conn.fetch(_SELECT_PLATFORMS)
+        parties = await conn.fetch(_SELECT_PARTIES)
+    return (
+        [msgspec.convert(dict(r), PlatformRow) for r in platforms],
+        [msgspec.convert(dict(r), PartyRow) for r in parties],
+    )
+
+
+async def _notify(conn: asyncpg.Connection, what: str) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, what)
+
+
+async def create_platform(pool: Pool, *, name: str, token_hash: bytes, versions_url: str | None = None) -> int:
+    """A PLANNED platform that may only use versions and credentials with the given token."""
+    async with pool.acquire() as conn, conn.transaction():
+        platform_id: int = await conn.fetchval(
+            "INSERT INTO platforms (name, status, token_hash, versions_url) VALUES ($1, 'PLANNED', $2, $3)"
+            " RETURNING id",
+            name, token_hash, versions_url,
+        )
+        await _notify(conn, "create")
+    return platform_id
+
+
+async def register_platform(
+    pool: Pool,
+    platform_id: int,
+    *,
+    token_hash: bytes,
+    outbound_token: str,
+    versions_url: str,
+    version: str,
+    endpoints: list[Endpoint],
+    roles: list[CredentialsRole],
+) -> None:
+    """Store the outcome of a handshake (first registration or update) and replace the parties.
+
+    A party held by an unregistered platform (no token left) is taken over; one held by a platform
+    still registered raises :class:`PartyConflictError` and nothing is written.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        for role in roles:
+            holder = await conn.fetchrow(
+                "SELECT p.platform_id, f.token_hash IS NOT NULL AS live FROM parties p"
+                " JOIN platforms f ON f.id = p.platform_id"
+                " WHERE p.country_code = $1 AND p.party_id = $2 AND p.role = $3",
+                role.country_code.upper(), role.party_id.upper(), role.role.value,
+            )
+            if holder is not None and holder["platform_id"] != platform_id:
+                if holder["live"]:
+                    raise PartyConflictError(f"{role.country_code.upper()}*{role.party_id.upper()} {role.role}")
+                await conn.execute(
+                    "DELETE FROM parties WHERE country_code = $1 AND party_id = $2 AND role = $3",
+                    role.country_code.upper(), role.party_id.upper(), role.role.value,
+                )
+        await conn.execute(
+            "UPDATE platforms SET status = 'CONNECTED', token_hash = $2, outbound_token = $3, versions_url = $4,"
+            " version = $5, endpoints = $6, updated_at = now() WHERE id = $1",
+            platform_id, token_hash, outbound_token, versions_url, version,
+            [msgspec.to_builtins(e) for e in endpoints],
+        )
+        wanted = {(r.country_code.upper(), r.party_id.upper(), r.role.value) for r in roles}
+        existing = await conn.fetch(
+            "SELECT id, country_code, party_id, role FROM parties WHERE platform_id = $1", platform_id
+        )
+        for row in existing:
+            if (row["country_code"], row["party_id"], row["role"]) not in wanted:
+                await conn.execute("DELETE FROM parties WHERE id = $1", row["id"])
+        for role in roles:
+            await conn.execute(
+                "INSERT INTO parties (platform_id, country_code, party_id, role, business_details)"
+                " VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (country_code, party_id, role) DO UPDATE"
+                " SET business_details = EXCLUDED.business_details, last_updated = now()",
+                platform_id, role.country_code.upper(), role.party_id.upper(), role.role.value,
+                msgspec.to_builtins(role.business_details),
+            )
+        await _notify(conn, "register")
+
+
+async def set_token_hash(pool: Pool, platform_id: int, token_hash: bytes | None) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("UPDATE platforms SET token_hash = $2, updated_at = now() WHERE id = $1",
+                           platform_id, token_hash)
+        await _notify(conn, "token")
+
+
+async def unregister_platform(pool: Pool, platform_id: int) -> None:
+    """Credentials DELETE: both tokens are void; the parties stay known (hubclientinfo never forgets)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE platforms SET status = 'SUSPENDED', token_hash = NULL, outbound_token = NULL,"
+            " updated_at = now() WHERE id = $1",
+            platform_id,
+        )
+        await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
+        await _notify(conn, "unregister")
+
+
+async def set_status(pool: Pool, platform_id: int, status: ConnectionStatus) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        # A platform that never finished a handshake stays PLANNED when it is unsuspended.
+        done = await conn.execute(
+            "UPDATE platforms SET status = CASE WHEN $2 = 'CONNECTED' AND outbound_token IS NULL THEN 'PLANNED'"
+            " ELSE $2 END, updated_at = now() WHERE id = $1",
+            platform_id, status.value,
+        )
+        await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
+        await _notify(conn, "status")
+    return bool(done != "UPDATE 0")
+
+
+async def delete_platform(pool: Pool, platform_id: int) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        done = await conn.execute("DELETE FROM platforms WHERE id = $1", platform_id)
+        await _notify(conn, "delete")
+    return bool(done != "DELETE 0")
+
+
+async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | None:
+    """A platform as the admin API shows it: no token, not even its hash."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, name, status, token_hash IS NOT NULL AS has_token, outbound_token IS NOT NULL AS registered,"
+            " versions_url, version, endpoints, created_at, updated_at FROM platforms WHERE id = $1",
+            platform_id,
+        )
+        if row is None:
+            return None
+        parties = await conn.fetch(
+            "SELECT country_code, party_id, role, business_details, last_updated FROM parties"
+            " WHERE platform_id = $1 ORDER BY id",
+            platform_id,
+        )
+    out = dict(row)
+    out["created_at"] = row["created_at"].isoformat()
+    out["updated_at"] = row["updated_at"].isoformat()
+    out["parties"] = [dict(p) | {"last_updated": p["last_updated"].isoformat()} for p in parties]
+    return out
+
+
+async def list_platform_ids(pool: Pool) -> list[int]:
+    async with pool.acquire() as conn:
+        return [r["id"] for r in await conn.fetch("SELECT id FROM platforms ORDER BY id")]
+
+
+async def shared_secret(pool: Pool, name: str, size: int = 32) -> bytes:
+    """A random secret created once and then shared by every replica."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO hub_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            name, secrets.token_bytes(size),
+        )
+        value: bytes = await conn.fetchval("SELECT value FROM hub_secrets WHERE name = $1", name)
+    return value
+
+
+async def listen(dsn: str) -> asyncpg.Connection:
+    """A dedicated connection for LISTEN (the caller adds the listener and owns the connection)."""
+    return await asyncpg.connect(dsn)

@@ -1,0 +1,89 @@
+"""Keeps one process's registry in step with the database.
+
+One background task owns a LISTEN connection: a NOTIFY (sent by every registry write, in any
+replica) or the periodic safety-net timer triggers a full reload, which builds a new snapshot and
+swaps it in. The notification callback only sets an event; reloading happens in the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from partners import store
+from partners.registry import Registry, build_snapshot
+
+log = logging.getLogger("ocpihub.registry")
+
+
+class RegistrySync:
+    def __init__(
+        self,
+        registry: Registry,
+        pool: store.Pool,
+        dsn: str,
+        *,
+        full_reload_seconds: float = 30.0,
+        on_reload: Callable[[], None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.pool = pool
+        self.dsn = dsn
+        self.full_reload_seconds = full_reload_seconds
+        self.on_reload = on_reload
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.listening = False
+
+    async def reload(self) -> None:
+        """Build a new snapshot from the database and swap it in (serialised, last writer wins)."""
+        async with self._lock:
+            platforms, parties = await store.load_registry(self.pool)
+            self.registry.swap(build_snapshot(platforms, parties))
+        if self.on_reload is not None:
+            self.on_reload()
+
+    async def start(self) -> None:
+        await self.reload()
+        self._task = asyncio.create_task(self._run(), name="registry-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await store.listen(self.dsn)
+                await conn.add_listener(store.CHANNEL, self._notified)
+                conn.add_termination_listener(self._notified)
+                self.listening = True
+                # Anything missed while we were not listening is picked up by this reload.
+                await self.reload()
+                while not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.full_reload_seconds)
+                    self._wake.clear()
+                    await self.reload()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("registry listener failed; reconnecting", exc_info=True)
+                await asyncio.sleep(1.0)
+            finally:
+                self.listening = False
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()

@@ -1,0 +1,343 @@
+"""The hot path: a raw ASGI app for ``/ocpi/2.2.1/{sender|receiver}/{module}...`` and callbacks.
+
+Each request reads top to bottom: authenticate -> check sender -> resolve receiver -> read body ->
+rewrite -> forward -> rewrite response. Any stage ends the request by raising a ``HubError``, which
+becomes the OCPI envelope; anything else becomes 3000 with the traceback logged, never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from partners.errors import (
+    ClientError,
+    ForbiddenError,
+    HubError,
+    InvalidParametersError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+)
+from partners.model import InterfaceRole
+from partners.registry import PartyKey, Platform, Registry
+from routing import callbacks, envelope
+from routing.errors import ReceiverUnreachableError
+from routing.forward import Forwarder, Outcome, UpstreamFailure, UpstreamResponse
+from routing.headers import RequestHeaders, read_headers
+from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, hub_endpoint_path, parse_route_path
+from routing.observe import NoObserver, RoutingObserver
+from routing.resolve import authenticate, check_sender, resolve_receiver, to_key
+from routing.rewrite import (
+    rebase_url,
+    rewrite_body_response_url,
+    rewrite_link_header,
+    rewrite_query_response_url,
+)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("ocpihub.routing")
+
+# Response headers of a receiver that go back to the caller (rewritten where marked).
+_PASSED_BACK = {
+    b"content-type": None,
+    b"x-total-count": None,
+    b"x-limit": None,
+    b"link": "rewrite",
+    b"location": "rewrite",
+    b"ocpi-from-country-code": None,
+    b"ocpi-from-party-id": None,
+    b"ocpi-to-country-code": None,
+    b"ocpi-to-party-id": None,
+}
+_JSON = (b"content-type", b"application/json")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_validate_json = msgspec.json.Decoder(msgspec.Raw)
+
+
+class ClientGone(Exception):
+    """The caller disconnected before its body arrived: nothing to answer."""
+
+
+class RoutingSettings(msgspec.Struct, frozen=True, kw_only=True):
+    public_url: str
+    hub_party: PartyKey
+    max_body_bytes: int
+    callback_ttl: float
+
+
+class RoutingApp:
+    def __init__(
+        self,
+        registry: Registry,
+        forwarder: Forwarder,
+        settings: RoutingSettings,
+        callback_key: bytes,
+        observer: RoutingObserver | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = registry
+        self.forwarder = forwarder
+        self.settings = settings
+        self.callback_key = callback_key
+        self.observer: RoutingObserver = observer or NoObserver()
+        self.clock = clock
+        self._callback_base = settings.public_url + CALLBACK_PREFIX
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers = read_headers(scope["headers"])
+        request_id = headers.request_id or str(uuid.uuid4()).encode()
+        correlation_id = headers.correlation_id or str(uuid.uuid4()).encode()
+        path: str = scope["path"]
+        module, interface, outcome = "unknown", "-", "error"
+        status = 500
+        try:
+            if path.startswith(CALLBACK_PREFIX):
+                module = "callback"
+                upstream = await self._callback(scope, receive, headers, correlation_id)
+            else:
+                route_path = parse_route_path(path)
+                if route_path is None:
+                    raise _NoSuchEndpoint(f"no OCPI endpoint at {path}")
+                module, interface = route_path.module, route_path.interface.value
+                upstream = await self._forward(scope, receive, headers, correlation_id, route_path)
+            status = upstream.status
+            outcome = Outcome.OK
+            await self._respond_upstream(send, upstream, request_id, correlation_id)
+        except ClientGone:
+            outcome = "client_gone"
+            return
+        except HubError as error:
+            outcome = error.outcome if isinstance(error, UpstreamFailure) else _error_kind(error)
+            status = error.http_status
+            if error.http_status == 401:
+                self.observer.auth_failed()
+            await _respond_error(send, error, request_id, correlation_id)
+        except Exception:
+            log.exception("unexpected error while routing", extra={"correlation_id": correlation_id.decode()})
+            await _respond_error(send, _Internal("internal hub error"), request_id, correlation_id)
+        finally:
+            seconds = time.perf_counter() - started
+            self.observer.request_done(module, interface, str(outcome), status, seconds)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "routed",
+                    extra={
+                        "method": scope["method"], "ocpi_module": module, "interface": interface,
+                        "from": _party_text(headers.from_country_code, headers.from_party_id),
+                        "to": _party_text(headers.to_country_code, headers.to_party_id),
+                        "status": status, "outcome": str(outcome), "duration_ms": round(seconds * 1000, 3),
+                        "request_id": request_id.decode("latin-1"),
+                        "correlation_id": correlation_id.decode("latin-1"),
+                    },
+                )
+
+    async def _forward(
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: Any
+    ) -> UpstreamResponse:
+        module: str = route_path.module
+        interface: InterfaceRole = route_path.interface
+        snapshot = self.registry.snapshot
+        platform = authenticate(snapshot, headers.authorization)
+        sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
+        key = to_key(headers.to_country_code, headers.to_party_id)
+        if key is None:
+            raise InvalidParametersError(
+                "OCPI-to-country-code and OCPI-to-party-id are required: open routing is not supported yet"
+            )
+        if key == self.settings.hub_party:
+            raise InvalidParametersError(
+                "OCPI-to names the hub itself: broadcast push and GET all via the hub are not supported yet"
+            )
+        route = resolve_receiver(snapshot, key, module, interface)
+        assert route.platform.outbound_auth is not None
+        method: str = scope["method"]
+        body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
+
+        query: str = scope.get("query_string", b"").decode("latin-1")
+        if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
+
+            def make_callback(original: str) -> str:
+                ticket = callbacks.Ticket(
+                    sender_platform=platform.id, sender_party=sender.label,
+                    receiver_platform=route.platform.id, receiver_party=route.party.label,
+                    url=original, module=module, expires=int(self.clock() + self.settings.callback_ttl),
+                )
+                return self._callback_base + callbacks.issue(self.callback_key, ticket)
+
+            if body:
+                body = rewrite_body_response_url(body, make_callback) or body
+            if query:
+                query = rewrite_query_response_url(query, make_callback) or query
+
+        suffix = _raw_suffix(scope, route_path.suffix)
+        url = route.endpoint.rstrip("/") + suffix if suffix else route.endpoint
+        if query:
+            url = f"{url}?{query}"
+        out_headers = {
+            "Authorization": route.platform.outbound_auth.decode("latin-1"),
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": correlation_id.decode("latin-1"),
+            "OCPI-from-country-code": sender.country_code,
+            "OCPI-from-party-id": sender.party_id,
+            "OCPI-to-country-code": route.party.country_code,
+            "OCPI-to-party-id": route.party.party_id,
+        }
+        if body is not None:
+            out_headers["Content-Type"] = "application/json"
+        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
+        self._rewrite_response_urls(upstream, route.endpoint, self.settings.public_url + hub_endpoint_path(module, interface))
+        return upstream
+
+    async def _callback(
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes
+    ) -> UpstreamResponse:
+        snapshot = self.registry.snapshot
+        platform = authenticate(snapshot, headers.authorization)
+        ticket = callbacks.redeem(
+            self.callback_key, scope["path"][len(CALLBACK_PREFIX):], caller_platform=platform.id, now=self.clock()
+        )
+        if scope["method"] != "POST":
+            raise MethodNotAllowedError("callbacks are delivered with POST")
+        target: Platform | None = snapshot.platforms.get(ticket.sender_platform)
+        if target is None or target.outbound_auth is None:
+            raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is no longer registered")
+        body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
+        from_cc, _, from_pid = ticket.receiver_party.partition("*")
+        to_cc, _, to_pid = ticket.sender_party.partition("*")
+        out_headers = {
+            "Authorization": target.outbound_auth.decode("latin-1"),
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": correlation_id.decode("latin-1"),
+            "OCPI-from-country-code": from_cc,
+            "OCPI-from-party-id": from_pid,
+            "OCPI-to-country-code": to_cc,
+            "OCPI-to-party-id": to_pid,
+            "Content-Type": "application/json",
+        }
+        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party)
+
+    def _rewrite_response_urls(self, upstream: UpstreamResponse, upstream_base: str, hub_base: str) -> None:
+        raw = upstream.raw_headers
+        if not any(name.lower() in (b"link", b"location") for name, _ in raw):
+            return
+        rewritten = []
+        for name, value in raw:
+            lname = name.lower()
+            if lname in (b"link", b"location"):
+                text = value.decode("latin-1")
+                if lname == b"link":
+                    new, clean = rewrite_link_header(text, upstream_base, hub_base)
+                else:
+                    new, clean = rebase_url(text, upstream_base, hub_base)
+                if not clean:
+                    self.observer.tolerated(f"{lname.decode()}_header")
+                    log.warning("rewrote a %s header that did not point at the receiver's endpoint", lname.decode())
+                value = new.encode("latin-1")
+            rewritten.append((name, value))
+        upstream.raw_headers = tuple(rewritten)
+
+    @staticmethod
+    async def _respond_upstream(
+        send: Send, upstream: UpstreamResponse, request_id: bytes, correlation_id: bytes
+    ) -> None:
+        out = [(b"x-request-id", request_id), (b"x-correlation-id", correlation_id)]
+        passed = _PASSED_BACK
+        for name, value in upstream.raw_headers:
+            lname = name.lower()
+            if lname in passed:
+                out.append((lname, value))
+        await send({"type": "http.response.start", "status": upstream.status, "headers": out})
+        await send({"type": "http.response.body", "body": upstream.body})
+
+
+class _NoSuchEndpoint(ClientError):
+    http_status = 404
+
+
+class _Internal(HubError):
+    pass
+
+
+def _error_kind(error: HubError) -> str:
+    if error.http_status == 401:
+        return "unauthorized"
+    if isinstance(error, ForbiddenError):
+        return "forbidden"
+    if isinstance(error, PayloadTooLargeError):
+        return "too_large"
+    return f"ocpi_{error.ocpi_status}"
+
+
+def _party_text(cc: bytes | None, pid: bytes | None) -> str:
+    if not cc and not pid:
+        return ""
+    return f"{(cc or b'').decode('latin-1').upper()}*{(pid or b'').decode('latin-1').upper()}"
+
+
+def _raw_suffix(scope: Scope, decoded_suffix: str) -> str:
+    """The path after the module as the caller encoded it: object ids may hold reserved characters."""
+    if not decoded_suffix:
+        return ""
+    raw: bytes | None = scope.get("raw_path")
+    if raw:
+        # /ocpi/2.2.1/{interface}/{module}{suffix}: the suffix starts at the fifth slash.
+        parts = raw.decode("latin-1").partition("?")[0].split("/", 5)
+        return "/" + parts[5] if len(parts) == 6 else ""
+    return quote(decoded_suffix, safe="/:@!$&'()*+,;=~-._")
+
+
+async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, method: str) -> bytes | None:
+    """The whole request body (None when empty), refused past ``limit`` without reading the rest;
+    a body that is not JSON is refused with HTTP 400, as the status codes chapter requires."""
+    if headers.content_length is not None:
+        try:
+            declared = int(headers.content_length)
+        except ValueError:
+            raise InvalidParametersError("Content-Length is not a number") from None
+        if declared > limit:
+            raise PayloadTooLargeError(f"request body of {declared} bytes is over the hub's limit of {limit}")
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"request body is over the hub's limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if not size:
+        if method in _BODY_METHODS and method != "POST":
+            raise InvalidParametersError(f"{method} needs a JSON body")
+        return None
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        _validate_json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidParametersError(f"request body is not valid JSON: {exc}") from None
+    return body
+
+
+async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.http_status,
+            "headers": [_JSON, (b"x-request-id", request_id), (b"x-correlation-id", correlation_id)],
+        }
+    )
+    await send({"type": "http.response.body", "body": envelope.error_body(error)})

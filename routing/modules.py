@@ -1,0 +1,81 @@
+"""Which modules the hub routes, under which URLs, and which roles sit on each side of them."""
+
+from __future__ import annotations
+
+from partners.model import InterfaceRole, Role
+
+VERSION = "2.2.1"
+PREFIX = f"/ocpi/{VERSION}"
+CALLBACK_PREFIX = f"{PREFIX}/callback/"
+
+CPO_SIDE: frozenset[Role] = frozenset({Role.CPO})
+# OTHER counts as an eMSP-type role (transport chapter, Broadcast Push); NSP, NAP and SCSP sit on
+# the same side of every routed module as the eMSP.
+EMSP_SIDE: frozenset[Role] = frozenset({Role.EMSP, Role.OTHER, Role.NSP, Role.NAP, Role.SCSP})
+
+SENDER_SIDE: dict[str, frozenset[Role]] = {
+    "cdrs": CPO_SIDE,
+    "locations": CPO_SIDE,
+    "sessions": CPO_SIDE,
+    "tariffs": CPO_SIDE,
+    "tokens": EMSP_SIDE,
+    "commands": EMSP_SIDE,
+    "chargingprofiles": EMSP_SIDE,
+}
+"""Roles that implement the module's SENDER interface (for data modules: the data owner)."""
+
+ROUTED_MODULES: tuple[str, ...] = tuple(sorted(SENDER_SIDE))
+
+INTERFACE_SEGMENT = {InterfaceRole.SENDER: "sender", InterfaceRole.RECEIVER: "receiver"}
+SEGMENT_INTERFACE = {v: k for k, v in INTERFACE_SEGMENT.items()}
+
+# Modules whose requests carry a response_url the receiver later POSTs to.
+CALLBACK_MODULES = frozenset({"commands", "chargingprofiles"})
+
+
+def hub_endpoint_path(module: str, interface: InterfaceRole) -> str:
+    """The hub's endpoint for a module interface. A caller uses the hub exactly as it would use its
+    counterparty, and the hub forwards to the receiver's endpoint of the same module and interface:
+    a CPO pushes to ``/receiver/locations``, which leads to the eMSP's locations RECEIVER endpoint."""
+    return f"{PREFIX}/{INTERFACE_SEGMENT[interface]}/{module}"
+
+
+def caller_roles(module: str, interface: InterfaceRole) -> frozenset[Role]:
+    """Roles that call the hub's ``interface`` endpoint of ``module``."""
+    sender_side = SENDER_SIDE[module]
+    if interface is InterfaceRole.RECEIVER:
+        return sender_side
+    return EMSP_SIDE if sender_side is CPO_SIDE else CPO_SIDE
+
+
+def receiver_roles(module: str, interface: InterfaceRole) -> frozenset[Role]:
+    """Roles that implement ``interface`` of ``module``, i.e. that the request is forwarded to."""
+    sender_side = SENDER_SIDE[module]
+    if interface is InterfaceRole.SENDER:
+        return sender_side
+    return EMSP_SIDE if sender_side is CPO_SIDE else CPO_SIDE
+
+
+class RoutePath:
+    """A parsed hub path ``/ocpi/2.2.1/{sender|receiver}/{module}{suffix}``."""
+
+    __slots__ = ("interface", "module", "suffix")
+
+    def __init__(self, interface: InterfaceRole, module: str, suffix: str) -> None:
+        self.interface = interface
+        self.module = module
+        self.suffix = suffix
+
+
+def parse_route_path(path: str) -> RoutePath | None:
+    if not path.startswith(PREFIX):
+        return None
+    rest = path[len(PREFIX) + 1:]
+    segment, _, rest = rest.partition("/")
+    interface = SEGMENT_INTERFACE.get(segment)
+    if interface is None:
+        return None
+    module, slash, suffix = rest.partition("/")
+    if module not in SENDER_SIDE:
+        return None
+    return RoutePath(interface, module, slash + suffix)

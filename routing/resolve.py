@@ -1,0 +1,111 @@
+"""Pure routing decisions over a registry snapshot: who is calling, as which party, to whom.
+
+No I/O and no clock: every function here is a table-driven test away from being proven.
+"""
+
+from __future__ import annotations
+
+from partners.errors import ForbiddenError, InvalidParametersError, UnauthorizedError
+from partners.model import ConnectionStatus, InterfaceRole, Role
+from partners.registry import Party, PartyKey, Platform, Snapshot
+from routing.errors import ReceiverLacksModuleError, ReceiverUnreachableError, UnknownReceiverError
+from routing.modules import EMSP_SIDE, caller_roles, receiver_roles
+
+
+def authenticate(snapshot: Snapshot, authorization: bytes | None) -> Platform:
+    """The registered platform behind an Authorization header, for a functional module request.
+
+    Missing or unknown tokens, and token A (usable on versions and credentials only), are 401.
+    """
+    if not authorization:
+        raise UnauthorizedError("Authorization header missing: expected 'Token <credentials token>'")
+    platform = snapshot.platform_for_header(authorization)
+    if platform is None:
+        raise UnauthorizedError("unknown credentials token")
+    if not platform.registered:
+        raise UnauthorizedError("this token may only be used on the versions and credentials modules")
+    if platform.status is ConnectionStatus.SUSPENDED:
+        raise ForbiddenError("platform is suspended by the hub operator")
+    return platform
+
+
+def check_sender(
+    platform: Platform,
+    from_country_code: bytes | None,
+    from_party_id: bytes | None,
+    module: str,
+    interface: InterfaceRole,
+) -> Party:
+    """The party the request comes from. Named in OCPI-from-* it must be one of the caller's own;
+    anything else is spoofing. Unnamed, it is inferred when the caller has exactly one party in a
+    role that calls this endpoint."""
+    if from_country_code or from_party_id:
+        if not (from_country_code and from_party_id):
+            raise InvalidParametersError("OCPI-from-country-code and OCPI-from-party-id must be sent together")
+        key = (from_country_code.decode("latin-1").upper(), from_party_id.decode("latin-1").upper())
+        party = platform.party(key)
+        if party is None:
+            raise ForbiddenError(
+                f"OCPI-from party {key[0]}*{key[1]} is not one of the parties registered for this token"
+            )
+        return party
+    candidates = platform.parties_in(caller_roles(module, interface))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise InvalidParametersError(
+            f"OCPI-from headers missing, and this platform has no party in a role that calls {module} {interface}"
+        )
+    raise InvalidParametersError(
+        "OCPI-from-country-code and OCPI-from-party-id are required: this platform has several parties "
+        f"that may call {module} {interface}"
+    )
+
+
+def to_key(to_country_code: bytes | None, to_party_id: bytes | None) -> PartyKey | None:
+    """The OCPI-to party, or ``None`` when no to-header was sent (an open routing request)."""
+    if not to_country_code and not to_party_id:
+        return None
+    if not (to_country_code and to_party_id):
+        raise InvalidParametersError("OCPI-to-country-code and OCPI-to-party-id must be sent together")
+    return (to_country_code.decode("latin-1").upper(), to_party_id.decode("latin-1").upper())
+
+
+class Route:
+    """Where a request goes: the receiving party, its platform and that platform's endpoint URL."""
+
+    __slots__ = ("endpoint", "party", "platform")
+
+    def __init__(self, party: Party, platform: Platform, endpoint: str) -> None:
+        self.party = party
+        self.platform = platform
+        self.endpoint = endpoint
+
+
+def resolve_receiver(snapshot: Snapshot, key: PartyKey, module: str, interface: InterfaceRole) -> Route:
+    """The route to party ``key`` for ``module``/``interface``.
+
+    A key may name several parties (one per role, possibly on different platforms): the one in a
+    role that implements this interface wins, then any that offers the endpoint.
+    """
+    parties = snapshot.by_party.get(key)
+    if not parties:
+        raise UnknownReceiverError(f"unknown receiver {key[0]}*{key[1]}: no connected party has that id")
+    wanted = receiver_roles(module, interface)
+    ordered = sorted(parties, key=lambda p: (p.role not in wanted, p.role is not Role.EMSP and p.role in EMSP_SIDE))
+    reachable_without_module = None
+    for party in ordered:
+        platform = snapshot.platforms[party.platform_id]
+        endpoint = platform.endpoint(module, interface)
+        if endpoint is None:
+            reachable_without_module = party
+            continue
+        if not platform.registered:
+            raise ReceiverUnreachableError(f"receiver {party.label} has unregistered from the hub")
+        if platform.status is not ConnectionStatus.CONNECTED:
+            raise ReceiverUnreachableError(f"receiver {party.label} is not connected ({platform.status})")
+        return Route(party, platform, endpoint)
+    assert reachable_without_module is not None
+    raise ReceiverLacksModuleError(
+        f"receiver {reachable_without_module.label} does not offer the {module} {interface} interface"
+    )

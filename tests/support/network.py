@@ -1,0 +1,69 @@
+"""A test's small OCPI world: one hub (or two), and the fake platforms around it, all over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from hub.app import HubApp
+from hub.config import load
+from tests.support.partner import FakePlatform
+from tests.support.servers import free_port, served
+
+
+@dataclass
+class RunningHub:
+    app: HubApp
+    base_url: str
+    admin_token: str
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/versions"
+
+    async def admin(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"}
+        async with aiohttp.ClientSession() as http, http.request(
+            method, self.base_url + path, json=body, headers=headers
+        ) as r:
+            raw = await r.read()
+            return r.status, (await r.json(content_type=None)) if raw else None
+
+    async def invite(self) -> str:
+        status, body = await self.admin("POST", "/admin/invitations", {"name": "test"})
+        assert status == 201, body
+        token: str = body["token"]
+        return token
+
+
+class Network:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.stack = contextlib.AsyncExitStack()
+
+    async def hub(self, **settings: Any) -> RunningHub:
+        port = free_port()
+        config = load({}, port=port, host="127.0.0.1", **settings)
+        admin_token = secrets.token_urlsafe(12)
+        app = HubApp(config, self.dsn, admin_token=admin_token)
+        base = await self.stack.enter_async_context(served(app, port))
+        return RunningHub(app, base, admin_token)
+
+    async def partner(self, platform: FakePlatform) -> FakePlatform:
+        port = free_port()
+        platform.base_url = f"http://127.0.0.1:{port}"
+        await self.stack.enter_async_context(served(platform.app(), port))
+        return platform
+
+    async def registered(self, hub: RunningHub, platform: FakePlatform) -> FakePlatform:
+        """Serve ``platform`` and register it with the hub the usual way (partner-initiated)."""
+        await self.partner(platform)
+        await platform.register_with(hub.versions_url, await hub.invite())
+        return platform
+
+    async def close(self) -> None:
+        await self.stack.aclose()

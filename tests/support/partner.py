@@ -1,0 +1,257 @@
+"""A small but real OCPI 2.2.1 platform for the tests: versions, credentials (both sides of the
+handshake), and module endpoints that record what reaches them and answer like a CPO or eMSP would.
+
+It checks the Authorization header on every request, so a test proves the hub used the right token.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def envelope(data: Any = None, status_code: int = 1000, message: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"status_code": status_code, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if data is not None:
+        out["data"] = data
+    if message is not None:
+        out["status_message"] = message
+    return out
+
+
+def token_header(token: str, *, plain: bool = False) -> str:
+    return f"Token {token}" if plain else "Token " + base64.b64encode(token.encode()).decode()
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Role:
+    role: str
+    country_code: str
+    party_id: str
+
+    def credentials_role(self) -> dict[str, Any]:
+        return {"role": self.role, "country_code": self.country_code, "party_id": self.party_id,
+                "business_details": {"name": f"{self.role} {self.country_code}*{self.party_id}"}}
+
+
+CPO_MODULES = [("locations", "SENDER"), ("sessions", "SENDER"), ("cdrs", "SENDER"), ("tariffs", "SENDER"),
+               ("tokens", "RECEIVER"), ("commands", "RECEIVER"), ("chargingprofiles", "RECEIVER")]
+EMSP_MODULES = [("locations", "RECEIVER"), ("sessions", "RECEIVER"), ("cdrs", "RECEIVER"),
+                ("tariffs", "RECEIVER"), ("tokens", "SENDER"), ("commands", "SENDER"),
+                ("chargingprofiles", "SENDER")]
+
+
+def location(n: int, cc: str = "NL", pid: str = "CPO") -> dict[str, Any]:
+    return {"country_code": cc, "party_id": pid, "id": f"LOC{n}", "publish": True,
+            "address": "Main street 1", "city": "Amsterdam", "country": "NLD",
+            "coordinates": {"latitude": "52.370", "longitude": "4.890"}, "time_zone": "Europe/Amsterdam",
+            "evses": [{"uid": f"EVSE{n}", "status": "AVAILABLE",
+                       "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+                                       "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 16,
+                                       "last_updated": "2026-01-01T00:00:00Z"}],
+                       "last_updated": "2026-01-01T00:00:00Z"}],
+            "last_updated": "2026-01-01T00:00:00Z"}
+
+
+@dataclass
+class FakePlatform:
+    name: str
+    roles: list[Role]
+    modules: list[tuple[str, str]]
+    versions: list[str] = field(default_factory=lambda: ["2.2.1"])
+    location_count: int = 7
+    page_size: int = 3
+    base_url: str = ""
+    # Token the hub must present to us, and the token we present to the hub.
+    token_for_hub: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    token_to_hub: str | None = None
+    hub_endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    # A custom answer per (module, interface): status, body, extra headers.
+    answers: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
+    # Callback URLs (response_url) received on commands / charging profiles.
+    response_urls: list[str] = field(default_factory=list)
+
+    # -- server side ------------------------------------------------------------------------
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/versions", self._versions, methods=["GET"]),
+            Route("/2.2.1", self._details, methods=["GET"]),
+            Route("/2.2.1/credentials", self._credentials, methods=["GET", "POST", "PUT", "DELETE"]),
+            Route("/{iface}/{module}{rest:path}", self._module,
+                  methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ])
+
+    def _authorized(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return given in (token_header(self.token_for_hub), token_header(self.token_for_hub, plain=True))
+
+    async def _versions(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
+        return JSONResponse(envelope([{"version": v, "url": f"{self.base_url}/{v}"} for v in self.versions]))
+
+    async def _details(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
+        endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{self.base_url}/2.2.1/credentials"}]
+        endpoints += [{"identifier": m, "role": r, "url": f"{self.base_url}/{r.lower()}/{m}"} for m, r in self.modules]
+        return JSONResponse(envelope({"version": "2.2.1", "endpoints": endpoints}))
+
+    async def _credentials(self, request: Request) -> Response:
+        """Receiver side of the handshake (the hub registers with us)."""
+        if not self._authorized(request):
+            return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
+        if request.method == "POST":
+            theirs = json.loads(await request.body())
+            self.token_to_hub = theirs["token"]
+            await self.discover_hub(theirs["url"])
+            self.token_for_hub = secrets.token_urlsafe(16)  # token C replaces A
+            return JSONResponse(envelope(self.credentials()))
+        if request.method == "DELETE":
+            return JSONResponse(envelope())
+        return JSONResponse(envelope(self.credentials()))
+
+    def credentials(self) -> dict[str, Any]:
+        return {"token": self.token_for_hub, "url": f"{self.base_url}/versions",
+                "roles": [r.credentials_role() for r in self.roles]}
+
+    async def _module(self, request: Request) -> Response:
+        iface, module, rest = request.path_params["iface"], request.path_params["module"], request.path_params["rest"]
+        body = await request.body()
+        self.received.append(Received(request.method, request.url.path, request.url.query,
+                                      {k.lower(): v for k, v in request.headers.items()}, body))
+        if not self._authorized(request):
+            return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
+        answer = self.answers.get((module, iface.upper()))
+        if answer is not None:
+            status, data, headers = answer
+            if isinstance(data, bytes):
+                return Response(data, status, headers=headers)
+            return JSONResponse(data, status, headers=headers)
+        reply_headers = {"X-Request-ID": request.headers.get("x-request-id", ""),
+                         "X-Correlation-ID": request.headers.get("x-correlation-id", "")}
+        if module == "locations" and iface == "sender" and request.method == "GET":
+            if rest.strip("/"):
+                parts = rest.strip("/").split("/")
+                data: Any = location(int(parts[0].removeprefix("LOC")), self.roles[0].country_code,
+                                     self.roles[0].party_id)
+                if len(parts) >= 2:
+                    data = data["evses"][0]
+                if len(parts) >= 3:
+                    data = data["connectors"][0]
+                return JSONResponse(envelope(data), headers=reply_headers)
+            offset = int(request.query_params.get("offset", 0))
+            limit = min(int(request.query_params.get("limit", self.page_size)), self.page_size)
+            items = [location(n, self.roles[0].country_code, self.roles[0].party_id)
+                     for n in range(self.location_count)][offset:offset + limit]
+            headers = reply_headers | {"X-Total-Count": str(self.location_count), "X-Limit": str(self.page_size)}
+            if offset + limit < self.location_count:
+                headers["Link"] = f'<{self.base_url}/sender/locations?offset={offset + limit}&limit={limit}>; rel="next"'
+            return JSONResponse(envelope(items), headers=headers)
+        if module in ("commands", "chargingprofiles") and iface == "receiver":
+            url = request.query_params.get("response_url")
+            if url is None and body:
+                url = json.loads(body).get("response_url")
+            if url:
+                self.response_urls.append(url)
+            return JSONResponse(envelope({"result": "ACCEPTED", "timeout": 30}), headers=reply_headers)
+        if module == "tokens" and iface == "sender" and request.method == "POST":
+            return JSONResponse(envelope({"allowed": "ALLOWED", "token": {"uid": rest.split("/")[1]}}),
+                                headers=reply_headers)
+        if request.method == "GET":
+            return JSONResponse(envelope([]), headers=reply_headers | {"X-Total-Count": "0", "X-Limit": "10"})
+        return JSONResponse(envelope(), status_code=201 if request.method == "POST" else 200, headers=reply_headers)
+
+    # -- client side ------------------------------------------------------------------------
+    async def discover_hub(self, versions_url: str) -> None:
+        async with aiohttp.ClientSession() as http:
+            auth = {"Authorization": token_header(self.token_to_hub or "")}
+            async with http.get(versions_url, headers=auth) as r:
+                versions = (await r.json())["data"]
+            url = next(v["url"] for v in versions if v["version"] == "2.2.1")
+            async with http.get(url, headers=auth) as r:
+                details = (await r.json())["data"]
+        self.hub_endpoints = {(e["identifier"], e["role"]): e["url"] for e in details["endpoints"]}
+
+    async def register_with(self, versions_url: str, token_a: str) -> dict[str, Any]:
+        """Partner-initiated registration: POST our credentials to the hub with its token A."""
+        self.token_to_hub = token_a
+        await self.discover_hub(versions_url)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(self.hub_endpoints[("credentials", "RECEIVER")], json=self.credentials(),
+                                 headers={"Authorization": token_header(token_a)}) as r:
+                answer: dict[str, Any] = await r.json()
+                assert r.status == 200, answer
+        self.token_to_hub = answer["data"]["token"]
+        return answer
+
+    def party(self, index: int = 0) -> Role:
+        return self.roles[index]
+
+    async def call(
+        self,
+        method: str,
+        module: str,
+        interface: str,
+        suffix: str = "",
+        *,
+        to: Role | tuple[str, str] | None = None,
+        sender: Role | None = None,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        url: str | None = None,
+        token: str | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """A request to the hub's endpoint for module/interface, with routing headers."""
+        target = url or self.hub_endpoints[(module, interface)] + suffix
+        h = {"Authorization": token_header(token or self.token_to_hub or ""),
+             "X-Request-ID": secrets.token_hex(8), "X-Correlation-ID": secrets.token_hex(8)}
+        me = sender or self.roles[0]
+        h["OCPI-from-country-code"], h["OCPI-from-party-id"] = me.country_code, me.party_id
+        if to is not None:
+            cc, pid = (to.country_code, to.party_id) if isinstance(to, Role) else to
+            h["OCPI-to-country-code"], h["OCPI-to-party-id"] = cc, pid
+        h |= headers or {}
+        h = {k: v for k, v in h.items() if v is not None}
+        data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        async with aiohttp.ClientSession() as http, http.request(method, target, data=data, headers=h) as r:
+            raw = await r.read()
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw
+            return r.status, {k.lower(): v for k, v in r.headers.items()} | {"_sent_request_id": h.get("X-Request-ID", ""), "_sent_correlation_id": h.get("X-Correlation-ID", "")}, payload
+
+
+def cpo(name: str, cc: str = "NL", pid: str = "CPO", **kw: Any) -> FakePlatform:
+    return FakePlatform(name=name, roles=[Role("CPO", cc, pid)], modules=list(CPO_MODULES), **kw)
+
+
+def emsp(name: str, cc: str = "DE", pid: str = "MSP", **kw: Any) -> FakePlatform:
+    return FakePlatform(name=name, roles=[Role("EMSP", cc, pid)], modules=list(EMSP_MODULES), **kw)
