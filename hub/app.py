@@ -59,7 +59,7 @@ class HubApp:
         if scope["type"] == "http" and self.state is not None and scope["path"].startswith(_ROUTED_PREFIXES):
             await self.state.routing(scope, receive, send)
             return
-        await self.starlette(scope, receive, send)  # type: ignore[arg-type]
+        await self.starlette(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:

@@ -69,7 +69,7 @@ def _run_hypercorn(app: Any, config: Config) -> None:
             if app.state is not None:
                 app.state.draining = True
 
-        await serve(app, hc, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+        await serve(app, hc, shutdown_trigger=shutdown_trigger)
 
     try:
         import uvloop

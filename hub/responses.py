@@ -22,7 +22,9 @@ def _ids(request: Request) -> dict[str, str]:
     }
 
 
-def ocpi_ok(request: Request, data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def ocpi_ok(
+    request: Request, data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         envelope.success_body(data), status_code=status, media_type="application/json",
         headers=_ids(request) | (headers or {}),

@@ -68,7 +68,8 @@ async def discover(http: aiohttp.ClientSession, versions_url: str, token: Secret
     chosen = next((v for v in SUPPORTED_VERSIONS if v in offered), None)
     if chosen is None:
         raise UnsupportedVersionError(
-            f"no common OCPI version: partner offers {sorted(offered) or 'none'}, hub supports {list(SUPPORTED_VERSIONS)}"
+            f"no common OCPI version: partner offers {sorted(offered) or 'none'}, "
+            f"hub supports {list(SUPPORTED_VERSIONS)}"
         )
     details_data = await _call(http, "GET", offered[chosen], token, "version details endpoint")
     try:

@@ -19,7 +19,7 @@ import msgspec
 
 from partners import handshake, store
 from partners.errors import ClientApiUnusableError, InvalidParametersError, NoMatchingEndpointsError
-from partners.model import BusinessDetails, Credentials, CredentialsRole, Role
+from partners.model import BusinessDetails, Credentials, CredentialsRole, Role, VersionDetails
 from partners.registry import Platform
 from partners.sync import RegistrySync
 from partners.tokens import Secret, hash_token, new_token
@@ -115,7 +115,7 @@ class Registrar:
         inbound: Secret,
         outbound: Secret,
         theirs: Credentials,
-        details: handshake.VersionDetails,
+        details: VersionDetails,
         versions_url: str | None = None,
     ) -> None:
         try:

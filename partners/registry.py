@@ -136,15 +136,15 @@ EMPTY = Snapshot({}, {}, {})
 def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
     """A new snapshot from all rows of the store; pure, so it tests without a database."""
     parties_of: dict[int, list[Party]] = {}
-    for row in party_rows:
-        parties_of.setdefault(row.platform_id, []).append(
+    for party_row in party_rows:
+        parties_of.setdefault(party_row.platform_id, []).append(
             Party(
-                country_code=row.country_code.upper(),
-                party_id=row.party_id.upper(),
-                role=row.role,
-                platform_id=row.platform_id,
-                business_name=row.business_name,
-                last_updated=row.last_updated,
+                country_code=party_row.country_code.upper(),
+                party_id=party_row.party_id.upper(),
+                role=party_row.role,
+                platform_id=party_row.platform_id,
+                business_name=party_row.business_name,
+                last_updated=party_row.last_updated,
             )
         )
     platforms: dict[int, Platform] = {}

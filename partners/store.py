@@ -34,7 +34,7 @@ class PartyConflictError(Exception):
         self.label = label
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def _init_connection(conn: Any) -> None:
     await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
                               schema="pg_catalog")
 
@@ -113,7 +113,7 @@ async def load_registry(pool: Pool) -> tuple[list[PlatformRow], list[PartyRow]]:
     )
 
 
-async def _notify(conn: asyncpg.Connection, what: str) -> None:
+async def _notify(conn: Any, what: str) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, what)
 
 

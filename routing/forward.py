@@ -4,7 +4,6 @@ choice of OCPI status)."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
 
 import aiohttp
@@ -84,7 +83,7 @@ class Forwarder:
                     ReceiverUnreachableError(f"receiver {receiver} did not accept a connection in time"),
                     Outcome.CONNECTION,
                 ) from None
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 raise UpstreamFailure(
                     ForwardTimeoutError(
                         f"receiver {receiver} did not answer in time; the request may or may not have been processed"

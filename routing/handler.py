@@ -195,7 +195,8 @@ class RoutingApp:
         if body is not None:
             out_headers["Content-Type"] = "application/json"
         upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
-        self._rewrite_response_urls(upstream, route.endpoint, self.settings.public_url + hub_endpoint_path(module, interface))
+        hub_base = self.settings.public_url + hub_endpoint_path(module, interface)
+        self._rewrite_response_urls(upstream, route.endpoint, hub_base)
         return upstream
 
     async def _callback(

@@ -15,8 +15,11 @@ from routing.modules import PREFIX, ROUTED_MODULES, VERSION, hub_endpoint_path
 def version_details(base_url: str) -> VersionDetails:
     """Every module the hub offers, one endpoint per interface role, so that a CPO and an eMSP can
     each use the hub exactly as they would use their counterparty."""
-    endpoints = [Endpoint(identifier="credentials", role=InterfaceRole.RECEIVER, url=f"{base_url}{PREFIX}/credentials")]
-    endpoints.append(Endpoint(identifier="credentials", role=InterfaceRole.SENDER, url=f"{base_url}{PREFIX}/credentials"))
+    credentials_url = f"{base_url}{PREFIX}/credentials"
+    endpoints = [
+        Endpoint(identifier="credentials", role=InterfaceRole.RECEIVER, url=credentials_url),
+        Endpoint(identifier="credentials", role=InterfaceRole.SENDER, url=credentials_url),
+    ]
     for module in ROUTED_MODULES:
         for interface in (InterfaceRole.SENDER, InterfaceRole.RECEIVER):
             endpoints.append(

@@ -138,7 +138,7 @@ async def test_hub_initiated_registration(net: Network) -> None:
     # The partner now holds our token B (and read our versions with it); we hold its token C.
     assert partner.token_to_hub and partner.hub_endpoints
     assert partner.token_for_hub != token_a
-    status, body = await get(hub.versions_url, partner.token_to_hub)
+    status, _ = await get(hub.versions_url, partner.token_to_hub)
     assert status == 200
 
 

@@ -84,6 +84,8 @@ class FakePlatform:
     location_count: int = 7
     page_size: int = 3
     base_url: str = ""
+    # Where the module endpoints live, when not on base_url (a dead port, a misbehaving server).
+    module_base: str | None = None
     # Token the hub must present to us, and the token we present to the hub.
     token_for_hub: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     token_to_hub: str | None = None
@@ -117,7 +119,8 @@ class FakePlatform:
         if not self._authorized(request):
             return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
         endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{self.base_url}/2.2.1/credentials"}]
-        endpoints += [{"identifier": m, "role": r, "url": f"{self.base_url}/{r.lower()}/{m}"} for m, r in self.modules]
+        base = self.module_base or self.base_url
+        endpoints += [{"identifier": m, "role": r, "url": f"{base}/{r.lower()}/{m}"} for m, r in self.modules]
         return JSONResponse(envelope({"version": "2.2.1", "endpoints": endpoints}))
 
     async def _credentials(self, request: Request) -> Response:
@@ -169,7 +172,8 @@ class FakePlatform:
                      for n in range(self.location_count)][offset:offset + limit]
             headers = reply_headers | {"X-Total-Count": str(self.location_count), "X-Limit": str(self.page_size)}
             if offset + limit < self.location_count:
-                headers["Link"] = f'<{self.base_url}/sender/locations?offset={offset + limit}&limit={limit}>; rel="next"'
+                next_url = f"{self.base_url}/sender/locations?offset={offset + limit}&limit={limit}"
+                headers["Link"] = f'<{next_url}>; rel="next"'
             return JSONResponse(envelope(items), headers=headers)
         if module in ("commands", "chargingprofiles") and iface == "receiver":
             url = request.query_params.get("response_url")
@@ -246,7 +250,11 @@ class FakePlatform:
                 payload = json.loads(raw)
             except ValueError:
                 payload = raw
-            return r.status, {k.lower(): v for k, v in r.headers.items()} | {"_sent_request_id": h.get("X-Request-ID", ""), "_sent_correlation_id": h.get("X-Correlation-ID", "")}, payload
+            got = {k.lower(): v for k, v in r.headers.items()}
+            # What we sent, for tests that compare ids end to end.
+            got["_sent_request_id"] = h.get("X-Request-ID", "")
+            got["_sent_correlation_id"] = h.get("X-Correlation-ID", "")
+            return r.status, got, payload
 
 
 def cpo(name: str, cc: str = "NL", pid: str = "CPO", **kw: Any) -> FakePlatform:

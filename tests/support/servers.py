@@ -46,3 +46,28 @@ async def served(app: Any, port: int | None = None) -> AsyncIterator[str]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+@contextlib.asynccontextmanager
+async def raw_tcp_server(behaviour: str) -> AsyncIterator[int]:
+    """A TCP server that misbehaves: ``hang`` reads and never answers; ``garbage`` answers bytes
+    that are not HTTP and closes."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await reader.read(65536)
+        if behaviour == "garbage":
+            writer.write(b"THIS IS NOT HTTP\r\n\r\n")
+            await writer.drain()
+            writer.close()
+        else:
+            await asyncio.sleep(30)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for w in writers:
+            w.close()
+        server.close()

@@ -1,0 +1,48 @@
+"""Several hub processes on one database: registry changes reach every replica within a second."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.support.network import Network
+from tests.support.partner import cpo, emsp
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_platform_registered_through_one_replica_routes_through_another(net: Network) -> None:
+    first = await net.hub()
+    second = await net.hub(registry_reload_seconds=3600)  # only NOTIFY can make this pass in time
+    msp = await net.registered(first, emsp("emsp"))
+    station = await net.registered(first, cpo("cpo"))
+    registered_at = time.monotonic()
+
+    url = msp.hub_endpoints[("locations", "SENDER")].replace(first.base_url, second.base_url) + "/LOC1"
+    while True:
+        status, _, body = await msp.call("GET", "locations", "SENDER", url=url, to=station.party())
+        if status == 200 or time.monotonic() - registered_at > 1.0:
+            break
+        await asyncio.sleep(0.02)
+    assert status == 200, body
+    assert time.monotonic() - registered_at <= 1.0
+
+
+async def test_suspension_on_one_replica_stops_routing_on_another(net: Network) -> None:
+    first = await net.hub()
+    second = await net.hub(registry_reload_seconds=3600)
+    msp = await net.registered(first, emsp("emsp"))
+    station = await net.registered(first, cpo("cpo"))
+    _, platforms = await first.admin("GET", "/admin/platforms")
+    cpo_id = next(p["id"] for p in platforms if p["parties"][0]["role"] == "CPO")
+    await first.admin("POST", f"/admin/platforms/{cpo_id}/suspend")
+    url = msp.hub_endpoints[("locations", "SENDER")].replace(first.base_url, second.base_url) + "/LOC1"
+    deadline = time.monotonic() + 1.0
+    while True:
+        status, _, body = await msp.call("GET", "locations", "SENDER", url=url, to=station.party())
+        if status != 200 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    assert body["status_code"] == 4003

@@ -1,0 +1,59 @@
+"""The hub as a separate process, started the way the README starts it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def hub_command() -> list[str]:
+    """The ``ocpi-hub`` console script installed beside the interpreter running the tests."""
+    script = Path(sys.executable).parent / "ocpi-hub"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "hub.cli"]
+
+
+class HubProcess:
+    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = log
+        self._log = open(log, "ab")
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_HUB_")} | env
+        self.proc = subprocess.Popen(
+            [*hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"hub not ready in {timeout}s:\n{self.output()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
