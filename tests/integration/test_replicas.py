@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.support.network import Network
 from tests.support.partner import cpo, emsp
+from tests.support.process import HubProcess
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -46,3 +50,32 @@ async def test_suspension_on_one_replica_stops_routing_on_another(net: Network) 
             break
         await asyncio.sleep(0.02)
     assert body["status_code"] == 4003
+
+
+@pytest.mark.slow
+async def test_two_hub_processes_on_one_database(net: Network, dsn: str, tmp_path: Path) -> None:
+    env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "adm", "OCPI_HUB_REGISTRY_RELOAD_SECONDS": "3600"}
+    one = HubProcess(free_port(), env, tmp_path / "one.log")
+    two = HubProcess(free_port(), env, tmp_path / "two.log")
+    try:
+        one.wait_ready()
+        two.wait_ready()
+        msp = await net.partner(emsp("emsp"))
+        station = await net.partner(cpo("cpo"))
+        for partner in (msp, station):
+            async with aiohttp.ClientSession() as http, http.post(
+                f"{one.base_url}/admin/invitations", headers={"Authorization": "Bearer adm"}
+            ) as r:
+                invitation = await r.json()
+            await partner.register_with(invitation["versions_url"], invitation["token"])
+        registered_at = time.monotonic()
+        url = msp.hub_endpoints[("locations", "SENDER")].replace(one.base_url, two.base_url) + "/LOC2"
+        while True:
+            status, _, body = await msp.call("GET", "locations", "SENDER", url=url, to=station.party())
+            if status == 200 or time.monotonic() - registered_at > 1.0:
+                break
+            await asyncio.sleep(0.02)
+        assert status == 200 and body["data"]["id"] == "LOC2"
+    finally:
+        assert one.stop() == 0, one.output()
+        assert two.stop() == 0, two.output()

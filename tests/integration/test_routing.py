@@ -211,13 +211,26 @@ async def test_charging_profile_response_urls_in_body_and_query_are_rewritten(wo
     assert world.emsp.received[-1].path == "/sender/chargingprofiles/result/1"
 
 
-async def test_emsp_pushes_tokens_and_reads_tariffs_and_cdrs(world: World) -> None:
+async def test_emsp_pushes_tokens_and_reads_tariffs_and_paginated_cdrs(world: World) -> None:
     status, _, body = await world.emsp.call("PUT", "tokens", "RECEIVER", "/DE/MSP/012345678",
                                             to=world.cpo.party(), body={"uid": "012345678"})
     assert status == 200 and world.cpo.received[-1].path == "/receiver/tokens/DE/MSP/012345678"
-    for module in ("tariffs", "cdrs"):
-        status, headers, body = await world.emsp.call("GET", module, "SENDER", "?limit=5", to=world.cpo.party())
-        assert status == 200 and body["data"] == [] and headers["x-total-count"] == "0"
+    status, headers, body = await world.emsp.call("GET", "tariffs", "SENDER", "?limit=5", to=world.cpo.party())
+    assert status == 200 and body["data"] == [] and headers["x-total-count"] == "0"
+    assert await walk(world.emsp, "cdrs", world.cpo) == [f"CDRS{n}" for n in range(5)]
+
+
+async def walk(client: FakePlatform, module: str, owner: FakePlatform) -> list[str]:
+    """Every object of a paginated list through the hub, following Link headers only."""
+    url = client.hub_endpoints[(module, "SENDER")]
+    ids: list[str] = []
+    while url:
+        status, headers, body = await client.call("GET", module, "SENDER", url=url, to=owner.party())
+        assert status == 200, body
+        ids += [obj["id"] for obj in body["data"]]
+        link = headers.get("link", "")
+        url = link[1:link.index(">")] if link else ""
+    return ids
 
 
 # -- failures -------------------------------------------------------------------------------

@@ -82,6 +82,8 @@ class FakePlatform:
     modules: list[tuple[str, str]]
     versions: list[str] = field(default_factory=lambda: ["2.2.1"])
     location_count: int = 7
+    # Objects of other modules served on their SENDER list endpoint.
+    list_counts: dict[str, int] = field(default_factory=lambda: {"cdrs": 5})
     page_size: int = 3
     base_url: str = ""
     # Where the module endpoints live, when not on base_url (a dead port, a misbehaving server).
@@ -156,25 +158,17 @@ class FakePlatform:
             return JSONResponse(data, status, headers=headers)
         reply_headers = {"X-Request-ID": request.headers.get("x-request-id", ""),
                          "X-Correlation-ID": request.headers.get("x-correlation-id", "")}
-        if module == "locations" and iface == "sender" and request.method == "GET":
-            if rest.strip("/"):
-                parts = rest.strip("/").split("/")
-                data: Any = location(int(parts[0].removeprefix("LOC")), self.roles[0].country_code,
-                                     self.roles[0].party_id)
-                if len(parts) >= 2:
-                    data = data["evses"][0]
-                if len(parts) >= 3:
-                    data = data["connectors"][0]
-                return JSONResponse(envelope(data), headers=reply_headers)
-            offset = int(request.query_params.get("offset", 0))
-            limit = min(int(request.query_params.get("limit", self.page_size)), self.page_size)
-            items = [location(n, self.roles[0].country_code, self.roles[0].party_id)
-                     for n in range(self.location_count)][offset:offset + limit]
-            headers = reply_headers | {"X-Total-Count": str(self.location_count), "X-Limit": str(self.page_size)}
-            if offset + limit < self.location_count:
-                next_url = f"{self.base_url}/sender/locations?offset={offset + limit}&limit={limit}"
-                headers["Link"] = f'<{next_url}>; rel="next"'
-            return JSONResponse(envelope(items), headers=headers)
+        if module == "locations" and iface == "sender" and request.method == "GET" and rest.strip("/"):
+            parts = rest.strip("/").split("/")
+            data: Any = location(int(parts[0].removeprefix("LOC")), self.roles[0].country_code,
+                                 self.roles[0].party_id)
+            if len(parts) >= 2:
+                data = data["evses"][0]
+            if len(parts) >= 3:
+                data = data["connectors"][0]
+            return JSONResponse(envelope(data), headers=reply_headers)
+        if iface == "sender" and request.method == "GET" and not rest.strip("/"):
+            return self._page(module, request, reply_headers)
         if module in ("commands", "chargingprofiles") and iface == "receiver":
             url = request.query_params.get("response_url")
             if url is None and body:
@@ -185,9 +179,27 @@ class FakePlatform:
         if module == "tokens" and iface == "sender" and request.method == "POST":
             return JSONResponse(envelope({"allowed": "ALLOWED", "token": {"uid": rest.split("/")[1]}}),
                                 headers=reply_headers)
-        if request.method == "GET":
-            return JSONResponse(envelope([]), headers=reply_headers | {"X-Total-Count": "0", "X-Limit": "10"})
         return JSONResponse(envelope(), status_code=201 if request.method == "POST" else 200, headers=reply_headers)
+
+    def objects(self, module: str) -> list[dict[str, Any]]:
+        me = self.roles[0]
+        if module == "locations":
+            return [location(n, me.country_code, me.party_id) for n in range(self.location_count)]
+        return [{"country_code": me.country_code, "party_id": me.party_id, "id": f"{module.upper()}{n}",
+                 "last_updated": "2026-01-01T00:00:00Z"} for n in range(self.list_counts.get(module, 0))]
+
+    def _page(self, module: str, request: Request, reply_headers: dict[str, str]) -> Response:
+        """A paginated GET as the spec describes it: X-Total-Count, X-Limit and a Link to the next page."""
+        everything = self.objects(module)
+        offset = int(request.query_params.get("offset", 0))
+        limit = min(int(request.query_params.get("limit", self.page_size)), self.page_size)
+        items = everything[offset:offset + limit]
+        headers = reply_headers | {"X-Total-Count": str(len(everything)), "X-Limit": str(self.page_size)}
+        if offset + limit < len(everything):
+            base = self.module_base or self.base_url
+            next_url = f"{base}/sender/{module}?offset={offset + limit}&limit={limit}"
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return JSONResponse(envelope(items), headers=headers)
 
     # -- client side ------------------------------------------------------------------------
     async def discover_hub(self, versions_url: str) -> None:
