@@ -49,6 +49,7 @@ log = logging.getLogger("ocpihub.routing")
 # Response headers of a receiver that go back to the caller (rewritten where marked).
 _PASSED_BACK = {
     b"content-type": None,
+    b"content-encoding": None,
     b"x-total-count": None,
     b"x-limit": None,
     b"link": "rewrite",
@@ -183,17 +184,17 @@ class RoutingApp:
         url = route.endpoint.rstrip("/") + suffix if suffix else route.endpoint
         if query:
             url = f"{url}?{query}"
-        out_headers = {
-            "Authorization": route.platform.outbound_auth.decode("latin-1"),
-            "X-Request-ID": str(uuid.uuid4()),
-            "X-Correlation-ID": correlation_id.decode("latin-1"),
-            "OCPI-from-country-code": sender.country_code,
-            "OCPI-from-party-id": sender.party_id,
-            "OCPI-to-country-code": route.party.country_code,
-            "OCPI-to-party-id": route.party.party_id,
-        }
+        out_headers = [
+            ("Authorization", route.platform.outbound_auth.decode("latin-1")),
+            ("X-Request-ID", str(uuid.uuid4())),
+            ("X-Correlation-ID", correlation_id.decode("latin-1")),
+            ("OCPI-from-country-code", sender.country_code),
+            ("OCPI-from-party-id", sender.party_id),
+            ("OCPI-to-country-code", route.party.country_code),
+            ("OCPI-to-party-id", route.party.party_id),
+        ]
         if body is not None:
-            out_headers["Content-Type"] = "application/json"
+            out_headers.append(("Content-Type", "application/json"))
         upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
         hub_base = self.settings.public_url + hub_endpoint_path(module, interface)
         self._rewrite_response_urls(upstream, route.endpoint, hub_base)
@@ -215,16 +216,16 @@ class RoutingApp:
         body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
         from_cc, _, from_pid = ticket.receiver_party.partition("*")
         to_cc, _, to_pid = ticket.sender_party.partition("*")
-        out_headers = {
-            "Authorization": target.outbound_auth.decode("latin-1"),
-            "X-Request-ID": str(uuid.uuid4()),
-            "X-Correlation-ID": correlation_id.decode("latin-1"),
-            "OCPI-from-country-code": from_cc,
-            "OCPI-from-party-id": from_pid,
-            "OCPI-to-country-code": to_cc,
-            "OCPI-to-party-id": to_pid,
-            "Content-Type": "application/json",
-        }
+        out_headers = [
+            ("Authorization", target.outbound_auth.decode("latin-1")),
+            ("X-Request-ID", str(uuid.uuid4())),
+            ("X-Correlation-ID", correlation_id.decode("latin-1")),
+            ("OCPI-from-country-code", from_cc),
+            ("OCPI-from-party-id", from_pid),
+            ("OCPI-to-country-code", to_cc),
+            ("OCPI-to-party-id", to_pid),
+            ("Content-Type", "application/json"),
+        ]
         return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party)
 
     def _rewrite_response_urls(self, upstream: UpstreamResponse, upstream_base: str, hub_base: str) -> None:
@@ -245,7 +246,7 @@ class RoutingApp:
                     log.warning("rewrote a %s header that did not point at the receiver's endpoint", lname.decode())
                 value = new.encode("latin-1")
             rewritten.append((name, value))
-        upstream.raw_headers = tuple(rewritten)
+        upstream.raw_headers = rewritten
 
     @staticmethod
     async def _respond_upstream(

@@ -91,8 +91,11 @@ def resolve_receiver(snapshot: Snapshot, key: PartyKey, module: str, interface: 
     parties = snapshot.by_party.get(key)
     if not parties:
         raise UnknownReceiverError(f"unknown receiver {key[0]}*{key[1]}: no connected party has that id")
-    wanted = receiver_roles(module, interface)
-    ordered = sorted(parties, key=lambda p: (p.role not in wanted, p.role is not Role.EMSP and p.role in EMSP_SIDE))
+    if len(parties) == 1:
+        ordered: tuple[Party, ...] | list[Party] = parties
+    else:
+        wanted = receiver_roles(module, interface)
+        ordered = sorted(parties, key=lambda p: (p.role not in wanted, p.role is not Role.EMSP and p.role in EMSP_SIDE))
     reachable_without_module = None
     for party in ordered:
         platform = snapshot.platforms[party.platform_id]

@@ -1,0 +1,321 @@
+"""One command for every benchmark figure: ``python -m benchmarks.run`` (``--quick`` for a short run,
+``--tiny`` for the test suite's smoke check). Everything runs on loopback; every process it starts,
+it stops. Writes ``benchmarks/results/latest.json`` (raw, not committed) and PNG plots in
+``benchmarks/plots/``.
+
+Pinning (when ``taskset`` exists and there are 2+ cores): the server under test on core 0; the load
+generator and the fast upstream share core 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import platform
+import pstats
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks import decision, seed
+from benchmarks.loadgen import LoadResult, have_wrk, run_load
+from hub.database import EmbeddedPostgres
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PLOTS = HERE / "plots"
+PY = sys.executable
+SERVER_CPU, LOAD_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 and shutil.which("taskset") else (None, None)
+
+GET_PATH = "/ocpi/2.2.1/sender/locations/LOC1"
+PUT_PATH = "/ocpi/2.2.1/receiver/locations/NL/CPO/LOC1"
+
+
+def _b64(token: str) -> str:
+    return "Token " + base64.b64encode(token.encode()).decode()
+
+
+GET_HEADERS = {"Authorization": _b64(seed.EMSP_TOKEN), "OCPI-from-country-code": "DE", "OCPI-from-party-id": "MSP",
+               "OCPI-to-country-code": "NL", "OCPI-to-party-id": "CPO", "X-Correlation-ID": "bench"}
+PUT_HEADERS = {"Authorization": _b64(seed.CPO_TOKEN), "OCPI-from-country-code": "NL", "OCPI-from-party-id": "CPO",
+               "OCPI-to-country-code": "DE", "OCPI-to-party-id": "MSP", "X-Correlation-ID": "bench"}
+
+
+def put_body() -> bytes:
+    from benchmarks.upstream import LOCATION
+
+    location = dict(LOCATION, evses=LOCATION["evses"] * 3, description="x" * 200)
+    return json.dumps(location).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pinned(cpu: int | None, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if cpu is not None else command
+
+
+def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+@contextlib.contextmanager
+def process(command: list[str], port: int, env: dict[str, str] | None = None, log: Path | None = None,
+            ready_path: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_port(port, proc=proc)
+        if ready_path:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}",
+                                                                          timeout=1):
+                    break
+                time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  upstream cpo {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://cpo; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+}}
+"""
+
+
+def measure_server(name: str, port: int, path: str, method: str, headers: dict[str, str], body: bytes | None,
+                   connections: list[int], seconds: float) -> list[dict[str, Any]]:
+    rows = []
+    url = f"http://127.0.0.1:{port}{path}"
+    run_load(url, method=method, headers=headers, body=body, connections=8, seconds=1, cpu=LOAD_CPU)  # warm up
+    for c in connections:
+        result: LoadResult = run_load(url, method=method, headers=headers, body=body, connections=c,
+                                      seconds=seconds, cpu=LOAD_CPU)
+        rows.append({"server": name, "method": method, "connections": c, "rps": round(result.requests_per_second),
+                     "p50_ms": result.p(50), "p90_ms": result.p(90), "p99_ms": result.p(99),
+                     "errors": result.errors, "percentiles_ms": result.percentiles_ms, "generator": result.generator})
+        print(f"  {name:<16} {method:<4} c={c:<3} {result.requests_per_second:>8.0f} req/s  p50 {result.p(50):.2f} ms"
+              f"  p99 {result.p(99):.2f} ms  errors {result.errors}", flush=True)
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "pinning": f"server core {SERVER_CPU}, load+upstream core {LOAD_CPU}" if SERVER_CPU is not None else "none",
+            "load_generator": "wrk -t1" if have_wrk() else "built-in asyncio (aiohttp)",
+            "hypercorn": "1 worker, uvloop, HTTP/1.1 (h11), keep-alive", "hub_outbound_client": "aiohttp"}
+
+
+def top_costs(profile: Path, count: int = 15) -> list[dict[str, Any]]:
+    stats = pstats.Stats(str(profile))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = []
+    for (filename, line, func), (_, ncalls, tottime, cumtime, _) in sorted(
+        stats.stats.items(), key=lambda kv: kv[1][2], reverse=True  # type: ignore[attr-defined]
+    )[:count]:
+        where = filename.split("site-packages/")[-1].replace(str(HERE.parent) + "/", "")
+        rows.append({"function": f"{where}:{line}({func})", "calls": ncalls, "tottime_s": round(tottime, 3),
+                     "share": round(tottime / total, 3) if total else 0.0, "cumtime_s": round(cumtime, 3)})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argparse.ArgumentParser(description=__doc__)
+    args.add_argument("--quick", action="store_true", help="short runs, fewer concurrency levels")
+    args.add_argument("--tiny", action="store_true", help="smoke check for the test suite (about 20 s)")
+    args.add_argument("--out", type=Path, default=RESULTS)
+    opts = args.parse_args(argv)
+    seconds = 1.0 if opts.tiny else 3.0 if opts.quick else 10.0
+    levels = [4] if opts.tiny else [16] if opts.quick else [1, 16, 64]
+    opts.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"machine": machine(), "seconds_per_point": seconds, "forwarding": []}
+    print(f"machine: {results['machine']}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="ocpi-bench-") as tmp_text:
+        tmp = Path(tmp_text)
+        pg = EmbeddedPostgres(tmp / "db")
+        dsn = pg.start()
+        try:
+            up_port, direct_port = free_port(), free_port()
+            upstream_base = f"http://127.0.0.1:{up_port}"
+            asyncio.run(seed.seed(dsn, upstream_base))
+            body = put_body()
+            with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(up_port)]), up_port), \
+                 process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.upstream", str(direct_port)]), direct_port):
+                servers: list[tuple[str, list[str], dict[str, str], str | None]] = []
+                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench"}
+                hub_cmd = [PY, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port"]
+                servers.append(("hub", hub_cmd, hub_env, "/readyz"))
+                if not opts.tiny:
+                    servers.append(("hub (logs off)", hub_cmd, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, "/readyz"))
+                    servers.append(("naive (aiohttp)", [PY, "-m", "benchmarks.naive_forwarder", "aiohttp"], {}, None))
+                    servers.append(("naive (httpx)", [PY, "-m", "benchmarks.naive_forwarder", "httpx"], {}, None))
+                print("forwarding:", flush=True)
+                results["forwarding"] += measure_server("direct", direct_port, GET_PATH, "GET", {}, None, levels,
+                                                        seconds)
+                for name, command, env, ready in servers:
+                    port = free_port()
+                    full = [*command, str(port)]
+                    if name.startswith("naive"):
+                        full.append(upstream_base)
+                    with process(pinned(SERVER_CPU, full), port, env, tmp / f"{name.split()[0]}.log", ready):
+                        results["forwarding"] += measure_server(name, port, GET_PATH, "GET", GET_HEADERS, None,
+                                                                levels, seconds)
+                        results["forwarding"] += measure_server(name, port, PUT_PATH, "PUT", PUT_HEADERS, body,
+                                                                levels, seconds)
+                if shutil.which("nginx") and not opts.tiny:
+                    port = free_port()
+                    (tmp / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=port, upstream=up_port))
+                    with process(pinned(SERVER_CPU, ["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)]), port):
+                        results["forwarding"] += measure_server("nginx", port, GET_PATH, "GET", GET_HEADERS, None,
+                                                                levels, seconds)
+
+                # Where the hub's time goes: the same GET load against a hub under cProfile.
+                port = free_port()
+                profile = opts.out / "hub.prof"
+                command = pinned(SERVER_CPU, [PY, "-m", "cProfile", "-o", str(profile), "-m", "hub.cli", "serve",
+                                              "--host", "127.0.0.1", "--port", str(port)])
+                with process(command, port, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, tmp / "prof.log", "/readyz"):
+                    run_load(f"http://127.0.0.1:{port}{GET_PATH}", headers=GET_HEADERS, connections=16,
+                             seconds=seconds, cpu=LOAD_CPU)
+                results["profile_top"] = top_costs(profile) if profile.exists() else []
+        finally:
+            pg.stop()
+
+    print("routing decision vs registry size:", flush=True)
+    sizes = [10, 1000] if opts.tiny else [10, 1000, 100000]
+    results["decision"] = [decision.measure(n, cases=2000 if opts.tiny else 20000) for n in sizes]
+    for row in results["decision"]:
+        print(f"  {row}", flush=True)
+    results["fanout"] = "not measured: broadcast push is not implemented yet"
+    results["summary"] = summarize(results)
+    print(json.dumps(results["summary"], indent=2), flush=True)
+    (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
+    if not opts.tiny:
+        plot(results)
+    return 0
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    def pick(server: str, method: str, connections: int) -> dict[str, Any] | None:
+        return next((r for r in results["forwarding"] if r["server"] == server and r["method"] == method
+                     and r["connections"] == connections), None)
+
+    levels = sorted({r["connections"] for r in results["forwarding"]})
+    c = 16 if 16 in levels else levels[-1]
+    out: dict[str, Any] = {"connections": c}
+    hub_get, naive_get, direct = pick("hub", "GET", c), pick("naive (aiohttp)", "GET", c), pick("direct", "GET", c)
+    if hub_get and naive_get:
+        out["hub_over_naive_get"] = round(hub_get["rps"] / naive_get["rps"], 2)
+    hub_put, naive_put = pick("hub", "PUT", c), pick("naive (aiohttp)", "PUT", c)
+    if hub_put and naive_put:
+        out["hub_over_naive_put"] = round(hub_put["rps"] / naive_put["rps"], 2)
+    one_hub, one_direct = pick("hub", "GET", 1), pick("direct", "GET", 1)
+    if one_hub and one_direct:
+        out["hub_added_latency_p50_ms_at_c1"] = round(one_hub["p50_ms"] - one_direct["p50_ms"], 3)
+    if hub_get and direct:
+        out["hub_added_latency_p50_ms"] = round(hub_get["p50_ms"] - direct["p50_ms"], 3)
+    decisions = results.get("decision", [])
+    if len(decisions) >= 2:
+        out["decision_ns_change_smallest_to_largest"] = round(
+            decisions[-1]["ns_per_decision"] / decisions[0]["ns_per_decision"] - 1, 3)
+    return out
+
+
+def plot(results: dict[str, Any]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed (pip install -e '.[bench]'): no plots", flush=True)
+        return
+    PLOTS.mkdir(exist_ok=True)
+    rows = results["forwarding"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for server in dict.fromkeys(r["server"] for r in rows):
+        pts = [r for r in rows if r["server"] == server and r["method"] == "GET"]
+        ax.plot([r["connections"] for r in pts], [r["rps"] for r in pts], marker="o", label=server)
+    ax.set(xlabel="concurrent connections", ylabel="requests/s (GET, 1 KB Location)", xscale="log",
+           title="Throughput vs concurrency")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOTS / "throughput.png", dpi=80)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    c = results["summary"]["connections"]
+    for r in rows:
+        if r["connections"] == c and r["method"] == "GET":
+            pts = sorted((float(k), v) for k, v in r["percentiles_ms"].items())
+            ax.plot([v for _, v in pts], [k / 100 for k, _ in pts], label=r["server"])
+    ax.set(xlabel="latency (ms)", ylabel="fraction of requests", xscale="log", title=f"Latency CDF, GET, c={c}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(PLOTS / "latency_cdf.png", dpi=80)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    d = results["decision"]
+    ax.plot([r["parties"] for r in d], [r["ns_per_decision"] for r in d], marker="o")
+    ax.set(xlabel="registered parties", ylabel="ns per routing decision", xscale="log", ylim=(0, None),
+           title="Routing decision cost vs registry size")
+    fig.tight_layout()
+    fig.savefig(PLOTS / "decision.png", dpi=80)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""A deliberately cheap OCPI receiver for benchmarks: a bare asyncio protocol that answers every
+request on a kept-alive connection with the same ~1 KB Location envelope, so that the server under
+test, not the upstream, is the bottleneck. Run: ``python -m benchmarks.upstream PORT``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import cast
+
+LOCATION = {
+    "country_code": "NL", "party_id": "CPO", "id": "LOC1", "publish": True, "name": "Benchmark Plaza",
+    "address": "Stationsplein 1", "city": "Amsterdam", "postal_code": "1012AB", "country": "NLD",
+    "coordinates": {"latitude": "52.378900", "longitude": "4.900000"},
+    "evses": [{"uid": f"EVSE{n}", "evse_id": f"NL*CPO*E{n:05d}", "status": "AVAILABLE",
+               "capabilities": ["RFID_READER"],
+               "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+                               "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 32,
+                               "tariff_ids": ["T1"], "last_updated": "2026-01-01T00:00:00Z"}],
+               "last_updated": "2026-01-01T00:00:00Z"} for n in range(2)],
+    "time_zone": "Europe/Amsterdam", "last_updated": "2026-01-01T00:00:00Z",
+}
+BODY = json.dumps({"data": LOCATION, "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}).encode()
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-ID: bench\r\n"
+    b"X-Correlation-ID: bench\r\nContent-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+)
+
+
+class Upstream(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            length = 0
+            at = head.find(b"content-length:")
+            if at >= 0:
+                length = int(head[at + 15:head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None])
+            total = end + 4 + length
+            if len(self.buffer) < total:
+                return
+            self.buffer = self.buffer[total:]
+            assert self.transport is not None
+            self.transport.write(RESPONSE)
+
+
+async def main(port: int) -> None:
+    server = await asyncio.get_running_loop().create_server(Upstream, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.run(main(int(sys.argv[1])))
+    except ImportError:
+        asyncio.run(main(int(sys.argv[1])))
