@@ -34,7 +34,10 @@ def registry_rows(size: int) -> tuple[list[PlatformRow], list[PartyRow]]:
     return platforms, parties
 
 
-def decisions(snapshot: Snapshot, parties: list[PartyRow], count: int) -> list[tuple[bytes, bytes, bytes, bytes, bytes]]:
+Case = tuple[bytes, bytes, bytes, bytes, bytes]
+
+
+def decisions(snapshot: Snapshot, parties: list[PartyRow], count: int) -> list[Case]:
     """Random eMSP -> CPO GETs on locations: (auth header, from cc, from pid, to cc, to pid)."""
     rng = random.Random(7)
     emsps = [p for p in parties if p.role is Role.EMSP]
@@ -48,7 +51,7 @@ def decisions(snapshot: Snapshot, parties: list[PartyRow], count: int) -> list[t
     return out
 
 
-def time_decisions(snapshot: Snapshot, cases: list[tuple[bytes, bytes, bytes, bytes, bytes]], rounds: int) -> float:
+def time_decisions(snapshot: Snapshot, cases: list[Case], rounds: int) -> float:
     """Best-of-rounds nanoseconds per decision."""
     sender_side = InterfaceRole.SENDER
     best = float("inf")

@@ -29,7 +29,8 @@ class LoadResult:
 
 
 def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
+    """wrk is used when installed, unless OCPI_BENCH_LOADGEN=asyncio asks for the built-in one."""
+    return os.environ.get("OCPI_BENCH_LOADGEN") != "asyncio" and shutil.which("wrk") is not None
 
 
 def run_wrk(url: str, *, method: str, headers: dict[str, str], body: bytes | None, connections: int,

@@ -85,7 +85,7 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | 
 @contextlib.contextmanager
 def process(command: list[str], port: int, env: dict[str, str] | None = None, log: Path | None = None,
             ready_path: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_port(port, proc=proc)
@@ -151,10 +151,11 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "pinning": f"server core {SERVER_CPU}, load+upstream core {LOAD_CPU}" if SERVER_CPU is not None else "none",
+    pinning = f"server core {SERVER_CPU}, load+upstream core {LOAD_CPU}" if SERVER_CPU is not None else "none"
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "pinning": pinning,
             "load_generator": "wrk -t1" if have_wrk() else "built-in asyncio (aiohttp)",
-            "hypercorn": "1 worker, uvloop, HTTP/1.1 (h11), keep-alive", "hub_outbound_client": "aiohttp"}
+            "hypercorn": "1 worker, uvloop, HTTP/1.1 (h11), keep-alive",
+            "hub_outbound_client": "routing.upstream_client (asyncio + httptools)"}
 
 
 def top_costs(profile: Path, count: int = 15) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ MODULES = ("locations", "sessions", "cdrs", "tariffs", "tokens", "commands")
 
 
 def _role(role: Role, cc: str, pid: str) -> CredentialsRole:
-    return CredentialsRole(role=role, business_details=BusinessDetails(name=f"{cc}*{pid}"), party_id=pid, country_code=cc)
+    return CredentialsRole(role=role, business_details=BusinessDetails(name=f"{cc}*{pid}"), party_id=pid,
+                           country_code=cc)
 
 
 def _endpoints(base: str) -> list[Endpoint]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import aiohttp
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from hub.access_log import AccessLog
 from hub.config import Config
 from hub.endpoints import admin, credentials, health, versions
 from hub.metrics import Metrics
@@ -69,7 +71,10 @@ class HubApp:
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(pool.close)
             registry = Registry()
-            metrics = Metrics(registry)
+            access_log = AccessLog(sys.stderr.buffer, enabled=logging.getLogger("ocpihub.request").isEnabledFor(
+                logging.INFO))
+            stack.callback(access_log.flush)
+            metrics = Metrics(registry, access_log)
             sync = RegistrySync(registry, pool, self.dsn, full_reload_seconds=config.registry_reload_seconds,
                                 on_reload=metrics.reloaded)
             await sync.start()

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one hub process. Implements ``routing.observe.RoutingObserver``.
+"""Prometheus metrics of one hub process. Implements ``routing.observe.RoutingObserver`` (and hands
+each request to the request log).
 
 Label values come from closed sets; children are bound once per label combination and cached in
 a dict, so the hot path pays a dict lookup, not ``.labels()``.
@@ -14,7 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.access_log import AccessLog
 from partners.registry import Registry
+from routing.observe import RequestRecord
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -40,7 +43,8 @@ class _RegistryCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, access_log: AccessLog | None = None) -> None:
+        self.access_log = access_log
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("ocpihub_requests", "Routed requests by module, interface and outcome",
@@ -64,8 +68,9 @@ class Metrics:
         self._request_children: dict[tuple[str, str, str], Callable[[], None]] = {}
         self._duration_children: dict[str, Callable[[float], None]] = {}
 
-    def request_done(self, module: str, interface: str, outcome: str, status: int, seconds: float) -> None:
-        key = (module, interface, outcome)
+    def request_done(self, record: RequestRecord) -> None:
+        module = record.module
+        key = (module, record.interface, record.outcome)
         inc = self._request_children.get(key)
         if inc is None:
             inc = self._request_children[key] = self.requests.labels(*key).inc
@@ -73,7 +78,9 @@ class Metrics:
         observe = self._duration_children.get(module)
         if observe is None:
             observe = self._duration_children[module] = self.duration.labels(module).observe
-        observe(seconds)
+        observe(record.seconds)
+        if self.access_log is not None:
+            self.access_log.write(record)
 
     def auth_failed(self) -> None:
         self.auth_failures.inc()

@@ -31,7 +31,7 @@ from routing.errors import ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, UpstreamResponse
 from routing.headers import RequestHeaders, read_headers
 from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, hub_endpoint_path, parse_route_path
-from routing.observe import NoObserver, RoutingObserver
+from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.resolve import authenticate, check_sender, resolve_receiver, to_key
 from routing.rewrite import (
     rebase_url,
@@ -127,20 +127,12 @@ class RoutingApp:
             log.exception("unexpected error while routing", extra={"correlation_id": correlation_id.decode()})
             await _respond_error(send, _Internal("internal hub error"), request_id, correlation_id)
         finally:
-            seconds = time.perf_counter() - started
-            self.observer.request_done(module, interface, str(outcome), status, seconds)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "routed",
-                    extra={
-                        "method": scope["method"], "ocpi_module": module, "interface": interface,
-                        "from": _party_text(headers.from_country_code, headers.from_party_id),
-                        "to": _party_text(headers.to_country_code, headers.to_party_id),
-                        "status": status, "outcome": str(outcome), "duration_ms": round(seconds * 1000, 3),
-                        "request_id": request_id.decode("latin-1"),
-                        "correlation_id": correlation_id.decode("latin-1"),
-                    },
-                )
+            self.observer.request_done(RequestRecord(
+                scope["method"], module, interface, str(outcome), status, time.perf_counter() - started,
+                _party_text(headers.from_country_code, headers.from_party_id),
+                _party_text(headers.to_country_code, headers.to_party_id),
+                request_id.decode("latin-1"), correlation_id.decode("latin-1"),
+            ))
 
     async def _forward(
         self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: Any
@@ -252,7 +244,9 @@ class RoutingApp:
     async def _respond_upstream(
         send: Send, upstream: UpstreamResponse, request_id: bytes, correlation_id: bytes
     ) -> None:
-        out = [(b"x-request-id", request_id), (b"x-correlation-id", correlation_id)]
+        # A Content-Length of our own spares Hypercorn the chunked encoding (and its extra write).
+        out = [(b"content-length", str(len(upstream.body)).encode()), (b"x-request-id", request_id),
+               (b"x-correlation-id", correlation_id)]
         passed = _PASSED_BACK
         for name, value in upstream.raw_headers:
             lname = name.lower()
@@ -335,11 +329,8 @@ async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, meth
 
 
 async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.http_status,
-            "headers": [_JSON, (b"x-request-id", request_id), (b"x-correlation-id", correlation_id)],
-        }
-    )
-    await send({"type": "http.response.body", "body": envelope.error_body(error)})
+    body = envelope.error_body(error)
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id),
+               (b"x-correlation-id", correlation_id)]
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

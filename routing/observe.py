@@ -1,15 +1,34 @@
-"""What the routing stages report, as a Protocol that ``hub`` implements with Prometheus metrics.
-
-Labels come from closed sets only (module, interface, outcome): never a token, id or URL.
-"""
+"""What the routing stages report, as a Protocol that ``hub`` implements (metrics and the request
+log). Metric labels come from closed sets only (module, interface, outcome): never a token, id or
+URL; ids and parties go to the log line only."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 
+class RequestRecord:
+    """One routed request, as reported once it is answered."""
+
+    __slots__ = ("correlation_id", "interface", "method", "module", "outcome", "receiver", "request_id",
+                 "seconds", "sender", "status")
+
+    def __init__(self, method: str, module: str, interface: str, outcome: str, status: int, seconds: float,
+                 sender: str, receiver: str, request_id: str, correlation_id: str) -> None:
+        self.method = method
+        self.module = module
+        self.interface = interface
+        self.outcome = outcome
+        self.status = status
+        self.seconds = seconds
+        self.sender = sender
+        self.receiver = receiver
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+
+
 class RoutingObserver(Protocol):
-    def request_done(self, module: str, interface: str, outcome: str, status: int, seconds: float) -> None: ...
+    def request_done(self, record: RequestRecord) -> None: ...
 
     def auth_failed(self) -> None: ...
 
@@ -19,7 +38,7 @@ class RoutingObserver(Protocol):
 
 
 class NoObserver:
-    def request_done(self, module: str, interface: str, outcome: str, status: int, seconds: float) -> None:
+    def request_done(self, record: RequestRecord) -> None:
         pass
 
     def auth_failed(self) -> None:

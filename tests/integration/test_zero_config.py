@@ -104,7 +104,15 @@ async def test_hub_process_routes_between_real_partners(net: Network, data_dir: 
             invitation = cli(port, "invite", token="a")
             assert isinstance(invitation, dict)
             await p.register_with(invitation["versions_url"], invitation["token"])
-        status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC3", to=station.party())
+        status, headers, body = await msp.call("GET", "locations", "SENDER", "/LOC3", to=station.party())
         assert status == 200 and body["data"]["id"] == "LOC3"
     finally:
         assert hub.stop() == 0
+    # One JSON line per routed request (flushed at shutdown at the latest), naming parties, not tokens.
+    lines = [json.loads(row) for row in hub.output().splitlines() if row.startswith("{")]
+    [routed] = [row for row in lines if row.get("msg") == "routed"]
+    assert routed["correlation_id"] == headers["_sent_correlation_id"]
+    assert (routed["from"], routed["to"], routed["status"], routed["ocpi_module"]) == ("DE*MSP", "NL*CPO", 200,
+                                                                                    "locations")
+    for secret in (msp.token_to_hub, station.token_to_hub, msp.token_for_hub, station.token_for_hub):
+        assert secret and secret not in hub.output()
