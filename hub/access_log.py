@@ -36,11 +36,11 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
 
-    def write(self, r: RequestRecord) -> None:
+    def write(self, r: RequestRecord, msg: str = "routed") -> None:
         if not self.enabled:
             return
         line = orjson.dumps({
-            "ts": self._timestamp(time.time()), "level": "INFO", "logger": "ocpihub.request", "msg": "routed",
+            "ts": self._timestamp(time.time()), "level": "INFO", "logger": "ocpihub.request", "msg": msg,
             "method": r.method, "ocpi_module": r.module, "interface": r.interface, "from": r.sender,
             "to": r.receiver, "status": r.status, "outcome": r.outcome, "duration_ms": round(r.seconds * 1000, 3),
             "request_id": r.request_id, "correlation_id": r.correlation_id,

@@ -19,8 +19,12 @@ from starlette.routing import Route
 
 from hub.access_log import AccessLog
 from hub.config import Config
-from hub.endpoints import admin, credentials, health, versions
+from hub.endpoints import admin, credentials, health, hubclientinfo, versions
+from hub.leader import LeaderLease
+from hub.learning import LearnedSync
+from hub.liveness import Liveness
 from hub.metrics import Metrics
+from hub.observer import HubObserver
 from hub.state import HubState
 from partners import store
 from partners.registration import HubIdentity, Registrar
@@ -28,6 +32,7 @@ from partners.registry import Registry, party_key
 from partners.sync import RegistrySync
 from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
+from routing.learned import LearnedRoutes
 from routing.modules import CALLBACK_PREFIX, PREFIX
 
 log = logging.getLogger("ocpihub")
@@ -49,6 +54,7 @@ class HubApp:
                 Route("/ocpi/versions", versions.versions, methods=["GET"]),
                 Route(PREFIX, versions.details, methods=["GET"]),
                 Route(f"{PREFIX}/credentials", credentials.credentials, methods=["GET", "POST", "PUT", "DELETE"]),
+                Route(f"{PREFIX}/hubclientinfo", hubclientinfo.hubclientinfo, methods=["GET"]),
                 Route("/healthz", health.healthz, methods=["GET"]),
                 Route("/readyz", health.readyz, methods=["GET"]),
                 Route("/metrics", health.metrics, methods=["GET"]),
@@ -67,26 +73,42 @@ class HubApp:
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
         config = self.config
         await store.migrate(self.dsn)
-        pool = await store.create_pool(self.dsn)
         async with contextlib.AsyncExitStack() as stack:
+            pool = await store.create_pool(self.dsn)
             stack.push_async_callback(pool.close)
             registry = Registry()
-            access_log = AccessLog(sys.stderr.buffer, enabled=logging.getLogger("ocpihub.request").isEnabledFor(
-                logging.INFO))
+            metrics = Metrics(registry)
+            access_log = AccessLog(sys.stderr.buffer,
+                                   enabled=logging.getLogger("ocpihub.request").isEnabledFor(logging.INFO))
             stack.callback(access_log.flush)
-            metrics = Metrics(registry, access_log)
-            sync = RegistrySync(registry, pool, self.dsn, full_reload_seconds=config.registry_reload_seconds,
-                                on_reload=metrics.reloaded)
-            await sync.start()
-            stack.push_async_callback(sync.stop)
-            http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-            stack.push_async_callback(http.close)
             forwarder = Forwarder(
                 connect_timeout=config.connect_timeout,
                 request_timeout=config.request_timeout,
                 connections_per_receiver=config.connections_per_receiver,
             )
             stack.push_async_callback(forwarder.close)
+            lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds))
+            await lease.start()
+            stack.push_async_callback(lease.stop)
+            liveness = Liveness(registry, pool, forwarder, lease, still_alive_seconds=config.still_alive_seconds,
+                                offline_after=config.offline_after_failures)
+
+            def reloaded() -> None:
+                metrics.reloaded()
+                liveness.registry_changed()
+
+            sync = RegistrySync(registry, pool, self.dsn, full_reload_seconds=config.registry_reload_seconds,
+                                on_reload=reloaded)
+            await sync.start()
+            stack.push_async_callback(sync.stop)
+            await liveness.start()
+            stack.push_async_callback(liveness.stop)
+            learned = LearnedRoutes(max_per_kind=config.learned_routes_max)
+            learned_sync = LearnedSync(learned, pool)
+            await learned_sync.start()
+            stack.push_async_callback(learned_sync.stop)
+            http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            stack.push_async_callback(http.close)
             identity = HubIdentity(
                 country_code=config.country_code.upper(), party_id=config.party_id.upper(),
                 name=config.name, public_url=config.base_url,
@@ -101,12 +123,16 @@ class HubApp:
                     callback_ttl=config.callback_ttl,
                 ),
                 await store.shared_secret(pool, "callback_signing_key"),
-                observer=metrics,
+                observer=HubObserver(metrics, access_log, liveness),
+                learned=learned,
+                broadcast_concurrency=config.broadcast_concurrency,
             )
+            # Accepted broadcasts are delivered before the outbound client closes.
+            stack.push_async_callback(routing.broadcaster.drain, config.request_timeout + 1)
             state = HubState(
                 config=config, identity=identity, pool=pool, registry=registry, sync=sync, http=http,
                 forwarder=forwarder, registrar=Registrar(pool, sync, http, identity), routing=routing,
-                metrics=metrics, admin_token=self.admin_token,
+                metrics=metrics, admin_token=self.admin_token, liveness=liveness, lease=lease,
             )
             app.state.hub = state
             self.state = state

@@ -37,6 +37,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     connections_per_receiver: int = 64
     callback_ttl: float = 24 * 3600.0
     registry_reload_seconds: float = 30.0
+    still_alive_seconds: float = 300.0
+    offline_after_failures: int = 3
+    broadcast_concurrency: int = 64
+    learned_routes_max: int = 1_000_000
     log_level: str = "INFO"
 
     @property
@@ -64,6 +68,10 @@ DESCRIPTIONS: dict[str, str] = {
     "connections_per_receiver": "open connections per receiver host at most",
     "callback_ttl": "seconds a rewritten response_url stays valid",
     "registry_reload_seconds": "full registry reload interval (safety net behind LISTEN/NOTIFY)",
+    "still_alive_seconds": "silence after which a platform's versions endpoint is probed",
+    "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
+    "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
+    "learned_routes_max": "entries per kind that open routing keeps in memory",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
 }
 
@@ -104,10 +112,12 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}PUBLIC_URL must start with http:// or https://")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    for name in ("max_body_bytes", "connections_per_receiver", "port"):
+    for name in ("max_body_bytes", "connections_per_receiver", "port", "offline_after_failures",
+                 "broadcast_concurrency", "learned_routes_max"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
-    for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds"):
+    for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",
+                 "still_alive_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
 

@@ -1,5 +1,4 @@
-"""Prometheus metrics of one hub process. Implements ``routing.observe.RoutingObserver`` (and hands
-each request to the request log).
+"""Prometheus metrics of one hub process.
 
 Label values come from closed sets; children are bound once per label combination and cached in
 a dict, so the hot path pays a dict lookup, not ``.labels()``.
@@ -15,7 +14,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub.access_log import AccessLog
 from partners.registry import Registry
 from routing.observe import RequestRecord
 
@@ -43,8 +41,7 @@ class _RegistryCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, registry: Registry, access_log: AccessLog | None = None) -> None:
-        self.access_log = access_log
+    def __init__(self, registry: Registry) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("ocpihub_requests", "Routed requests by module, interface and outcome",
@@ -57,6 +54,8 @@ class Metrics:
         self.tolerated_deviations = Counter("ocpihub_tolerated_deviations",
                                             "Partner deviations from the spec the hub worked around", ["kind"],
                                             registry=r)
+        self.deliveries = Counter("ocpihub_broadcast_deliveries", "Broadcast push deliveries by module and outcome",
+                                  ["module", "outcome"], registry=r)
         self.registry_reloads = Counter("ocpihub_registry_reloads", "Registry snapshots rebuilt", registry=r)
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r)
         try:
@@ -68,7 +67,7 @@ class Metrics:
         self._request_children: dict[tuple[str, str, str], Callable[[], None]] = {}
         self._duration_children: dict[str, Callable[[float], None]] = {}
 
-    def request_done(self, record: RequestRecord) -> None:
+    def request(self, record: RequestRecord) -> None:
         module = record.module
         key = (module, record.interface, record.outcome)
         inc = self._request_children.get(key)
@@ -79,8 +78,9 @@ class Metrics:
         if observe is None:
             observe = self._duration_children[module] = self.duration.labels(module).observe
         observe(record.seconds)
-        if self.access_log is not None:
-            self.access_log.write(record)
+
+    def delivery(self, record: RequestRecord) -> None:
+        self.deliveries.labels(record.module, record.outcome).inc()
 
     def auth_failed(self) -> None:
         self.auth_failures.inc()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from hub.config import Config
+from hub.leader import LeaderLease
+from hub.liveness import Liveness
 from hub.metrics import Metrics
 from partners import store
 from partners.registration import HubIdentity, Registrar
@@ -29,4 +31,6 @@ class HubState:
     routing: RoutingApp
     metrics: Metrics
     admin_token: str
+    liveness: Liveness
+    lease: LeaderLease
     draining: bool = field(default=False)

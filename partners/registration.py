@@ -62,10 +62,16 @@ class Registrar:
         self.http = http
         self.identity = identity
 
-    async def invite(self, name: str = "") -> Secret:
-        """A new token A for a platform that will register itself."""
+    async def invite(self, name: str = "", planned: list[tuple[str, str, str]] | None = None) -> Secret:
+        """A new token A for a platform that will register itself (bringing the ``planned`` parties)."""
         token = new_token()
-        await store.create_platform(self.pool, name=name, token_hash=hash_token(token.reveal()))
+        platform_id = await store.create_platform(self.pool, name=name, token_hash=hash_token(token.reveal()))
+        if planned:
+            try:
+                await store.add_planned_parties(self.pool, platform_id, planned)
+            except Exception:
+                await store.delete_platform(self.pool, platform_id)
+                raise
         await self.sync.reload()
         return token
 

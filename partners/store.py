@@ -265,3 +265,43 @@ async def shared_secret(pool: Pool, name: str, size: int = 32) -> bytes:
 async def listen(dsn: str) -> asyncpg.Connection:
     """A dedicated connection for LISTEN (the caller adds the listener and owns the connection)."""
     return await asyncpg.connect(dsn)
+
+
+async def save_learned(pool: Pool, rows: list[tuple[str, str, str, str]]) -> None:
+    """Upsert ``(kind, object_id, country_code, party_id)`` rows."""
+    if not rows:
+        return
+    async with pool.acquire() as conn:
+        await conn.executemany(
+            "INSERT INTO learned_routes (kind, object_id, country_code, party_id) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (kind, object_id) DO UPDATE SET country_code = EXCLUDED.country_code,"
+            " party_id = EXCLUDED.party_id, updated_at = clock_timestamp()",
+            rows,
+        )
+
+
+async def load_learned(pool: Pool, since: Any) -> tuple[list[tuple[str, str, str, str]], Any]:
+    """Rows changed since ``since`` (None: all), and the database time to ask from next."""
+    async with pool.acquire() as conn:
+        now = await conn.fetchval("SELECT clock_timestamp()")
+        if since is None:
+            rows = await conn.fetch("SELECT kind, object_id, country_code, party_id FROM learned_routes")
+        else:
+            rows = await conn.fetch(
+                "SELECT kind, object_id, country_code, party_id FROM learned_routes WHERE updated_at >= $1", since
+            )
+    return [(r["kind"], r["object_id"], r["country_code"], r["party_id"]) for r in rows], now
+
+
+async def add_planned_parties(pool: Pool, platform_id: int, parties: list[tuple[str, str, str]]) -> None:
+    """Parties an invitation expects (shown as PLANNED in hubclientinfo until the platform registers)."""
+    async with pool.acquire() as conn, conn.transaction():
+        for country_code, party_id, role in parties:
+            try:
+                await conn.execute(
+                    "INSERT INTO parties (platform_id, country_code, party_id, role) VALUES ($1, $2, $3, $4)",
+                    platform_id, country_code.upper(), party_id.upper(), role,
+                )
+            except asyncpg.UniqueViolationError:
+                raise PartyConflictError(f"{country_code.upper()}*{party_id.upper()} {role}") from None
+        await _notify(conn, "planned")

@@ -24,15 +24,25 @@ from partners.errors import (
     MethodNotAllowedError,
     PayloadTooLargeError,
 )
-from partners.model import InterfaceRole
-from partners.registry import PartyKey, Platform, Registry
-from routing import callbacks, envelope
+from partners.model import Envelope, InterfaceRole
+from partners.registry import Party, PartyKey, Platform, Registry
+from routing import callbacks, envelope, open_routing
+from routing.broadcast import Broadcaster
 from routing.errors import ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, UpstreamResponse
+from routing.get_all import get_all
 from routing.headers import RequestHeaders, read_headers
-from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, hub_endpoint_path, parse_route_path
+from routing.learned import LearnedRoutes
+from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, RoutePath, hub_endpoint_path, parse_route_path
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
-from routing.resolve import authenticate, check_sender, resolve_receiver, to_key
+from routing.resolve import (
+    authenticate,
+    broadcast_routes,
+    check_sender,
+    owner_routes,
+    resolve_receiver,
+    to_key,
+)
 from routing.rewrite import (
     rebase_url,
     rewrite_body_response_url,
@@ -58,6 +68,7 @@ _PASSED_BACK = {
     b"ocpi-from-party-id": None,
     b"ocpi-to-country-code": None,
     b"ocpi-to-party-id": None,
+    b"warning": None,
 }
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -84,6 +95,8 @@ class RoutingApp:
         callback_key: bytes,
         observer: RoutingObserver | None = None,
         clock: Callable[[], float] = time.time,
+        learned: LearnedRoutes | None = None,
+        broadcast_concurrency: int = 64,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -91,6 +104,8 @@ class RoutingApp:
         self.callback_key = callback_key
         self.observer: RoutingObserver = observer or NoObserver()
         self.clock = clock
+        self.learned = learned or LearnedRoutes()
+        self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,26 +150,39 @@ class RoutingApp:
             ))
 
     async def _forward(
-        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: Any
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: RoutePath
     ) -> UpstreamResponse:
-        module: str = route_path.module
-        interface: InterfaceRole = route_path.interface
+        module = route_path.module
+        interface = route_path.interface
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         key = to_key(headers.to_country_code, headers.to_party_id)
-        if key is None:
-            raise InvalidParametersError(
-                "OCPI-to-country-code and OCPI-to-party-id are required: open routing is not supported yet"
-            )
-        if key == self.settings.hub_party:
-            raise InvalidParametersError(
-                "OCPI-to names the hub itself: broadcast push and GET all via the hub are not supported yet"
-            )
-        route = resolve_receiver(snapshot, key, module, interface)
-        assert route.platform.outbound_auth is not None
         method: str = scope["method"]
-        body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
+        hub_party = self.settings.hub_party
+        if key is not None and key != hub_party:
+            route = resolve_receiver(snapshot, key, module, interface)
+            body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
+        else:
+            body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
+            query_text: str = scope.get("query_string", b"").decode("latin-1")
+            if method == "GET" and key == hub_party and interface is InterfaceRole.SENDER \
+                    and not open_routing.segments(route_path.suffix):
+                return await get_all(self.forwarder, owner_routes(snapshot, module), sender, query_text,
+                                     correlation_id.decode("latin-1"),
+                                     self.settings.public_url + hub_endpoint_path(module, interface))
+            target = open_routing.decide(module, interface, method, route_path.suffix,
+                                         open_routing.read_body(body), self.learned.lookup)
+            if target is None or target == hub_party:
+                if open_routing.broadcastable(module, interface, method):
+                    return self._broadcast(scope, route_path, sender, body, query_text, correlation_id)
+                raise InvalidParametersError(
+                    f"no receiver: {method} {module} {interface.value} needs OCPI-to-country-code and "
+                    "OCPI-to-party-id naming a party (GET all with OCPI-to = the hub works on SENDER list "
+                    "endpoints only; broadcast push on locations, tariffs and tokens RECEIVER endpoints)"
+                )
+            route = resolve_receiver(snapshot, target, module, interface)
+        assert route.platform.outbound_auth is not None
 
         query: str = scope.get("query_string", b"").decode("latin-1")
         if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
@@ -188,9 +216,30 @@ class RoutingApp:
         if body is not None:
             out_headers.append(("Content-Type", "application/json"))
         upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
+        if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
+            open_routing.learn_from(module, interface, route_path.suffix, route.party.key, self.learned.learn)
         hub_base = self.settings.public_url + hub_endpoint_path(module, interface)
         self._rewrite_response_urls(upstream, route.endpoint, hub_base)
         return upstream
+
+    def _broadcast(self, scope: Scope, route_path: RoutePath, sender: Party, body: bytes | None, query: str,
+                   correlation_id: bytes) -> UpstreamResponse:
+        module, interface = route_path.module, route_path.interface
+        routes = broadcast_routes(self.registry.snapshot, sender, module, interface)
+        self.broadcaster.start(
+            routes, module=module, method=scope["method"], suffix=_raw_suffix(scope, route_path.suffix), query=query,
+            body=body, hub_party=self.settings.hub_party, correlation_id=correlation_id.decode("latin-1"),
+            sender_label=sender.label,
+        )
+        open_routing.learn_from(module, interface, route_path.suffix, self.settings.hub_party, self.learned.learn)
+        hub_cc, hub_pid = self.settings.hub_party
+        answer = envelope.encode(Envelope(status_code=1000, timestamp=envelope.timestamp(),
+                                          status_message=f"broadcast to {len(routes)} receivers"))
+        return UpstreamResponse(200, [(b"content-type", b"application/json"),
+                                      (b"ocpi-from-country-code", hub_cc.encode()),
+                                      (b"ocpi-from-party-id", hub_pid.encode()),
+                                      (b"ocpi-to-country-code", sender.country_code.encode()),
+                                      (b"ocpi-to-party-id", sender.party_id.encode())], answer)
 
     async def _callback(
         self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes

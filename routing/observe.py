@@ -30,6 +30,10 @@ class RequestRecord:
 class RoutingObserver(Protocol):
     def request_done(self, record: RequestRecord) -> None: ...
 
+    def delivered(self, record: RequestRecord) -> None:
+        """One broadcast delivery finished (``record.outcome`` says how)."""
+        ...
+
     def auth_failed(self) -> None: ...
 
     def tolerated(self, kind: str) -> None:
@@ -39,6 +43,9 @@ class RoutingObserver(Protocol):
 
 class NoObserver:
     def request_done(self, record: RequestRecord) -> None:
+        pass
+
+    def delivered(self, record: RequestRecord) -> None:
         pass
 
     def auth_failed(self) -> None:

@@ -112,3 +112,31 @@ def resolve_receiver(snapshot: Snapshot, key: PartyKey, module: str, interface: 
     raise ReceiverLacksModuleError(
         f"receiver {reachable_without_module.label} does not offer the {module} {interface} interface"
     )
+
+
+def broadcast_routes(snapshot: Snapshot, sender: Party, module: str, interface: InterfaceRole) -> list[Route]:
+    """Every connected party that takes ``module``/``interface`` in a role on the other side from the
+    sender (a CPO's push reaches eMSP-type roles, OTHER included; an eMSP's reaches CPOs): one route per
+    party, so a platform hosting several gets one delivery each."""
+    wanted = receiver_roles(module, interface)
+    routes = []
+    for platform in snapshot.platforms.values():
+        if not platform.registered or platform.status is not ConnectionStatus.CONNECTED:
+            continue
+        endpoint = platform.endpoint(module, interface)
+        if endpoint is None:
+            continue
+        for party in platform.parties:
+            if party.role in wanted and party.key != sender.key:
+                routes.append(Route(party, platform, endpoint))
+    return routes
+
+
+def owner_routes(snapshot: Snapshot, module: str) -> list[Route]:
+    """GET all: every connected party that owns ``module`` objects (implements its SENDER interface),
+    in a stable order so that pages stay stable."""
+    routes = broadcast_routes(snapshot, _NOBODY, module, InterfaceRole.SENDER)
+    return sorted(routes, key=lambda r: (r.party.key, r.party.role))
+
+
+_NOBODY = Party(country_code="", party_id="", role=Role.OTHER, platform_id=-1)

@@ -17,12 +17,20 @@ from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import store
 from partners.errors import HubError
-from partners.model import ConnectionStatus
+from partners.model import ConnectionStatus, CountryCode, PartyId, Role
 from partners.tokens import Secret
+
+
+class PlannedParty(msgspec.Struct, forbid_unknown_fields=True):
+    country_code: CountryCode
+    party_id: PartyId
+    role: Role
 
 
 class InvitationIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str = ""
+    # Parties the platform is expected to bring: listed as PLANNED in hubclientinfo until it registers.
+    parties: list[PlannedParty] = []
 
 
 class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -65,7 +73,11 @@ async def create_invitation(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     state = hub_state(request)
-    token = await state.registrar.invite(body.name)
+    planned = [(p.country_code, p.party_id, p.role.value) for p in body.parties]
+    try:
+        token = await state.registrar.invite(body.name, planned)
+    except store.PartyConflictError as exc:
+        return admin_error(f"party {exc.label} already belongs to another platform", 409)
     return admin_json({"token": token.reveal(), "versions_url": state.identity.versions_url}, 201)
 
 

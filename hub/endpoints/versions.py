@@ -20,6 +20,8 @@ def version_details(base_url: str) -> VersionDetails:
         Endpoint(identifier="credentials", role=InterfaceRole.RECEIVER, url=credentials_url),
         Endpoint(identifier="credentials", role=InterfaceRole.SENDER, url=credentials_url),
     ]
+    endpoints.append(Endpoint(identifier="hubclientinfo", role=InterfaceRole.SENDER,
+                              url=f"{base_url}{PREFIX}/hubclientinfo"))
     for module in ROUTED_MODULES:
         for interface in (InterfaceRole.SENDER, InterfaceRole.RECEIVER):
             endpoints.append(

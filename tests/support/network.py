@@ -44,6 +44,7 @@ class Network:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self.stack = contextlib.AsyncExitStack()
+        self._partner_stacks: dict[int, contextlib.AsyncExitStack] = {}
 
     async def hub(self, **settings: Any) -> RunningHub:
         port = free_port()
@@ -56,8 +57,27 @@ class Network:
     async def partner(self, platform: FakePlatform) -> FakePlatform:
         port = free_port()
         platform.base_url = f"http://127.0.0.1:{port}"
-        await self.stack.enter_async_context(served(platform.app(), port))
+        await self._serve_partner(platform, port)
         return platform
+
+    async def _serve_partner(self, platform: FakePlatform, port: int) -> None:
+        own = contextlib.AsyncExitStack()
+        await own.enter_async_context(served(platform.app(), port))
+        self._partner_stacks[id(platform)] = own
+        self.stack.push_async_callback(self._stop_if_running, platform)
+
+    async def _stop_if_running(self, platform: FakePlatform) -> None:
+        own = self._partner_stacks.pop(id(platform), None)
+        if own is not None:
+            await own.aclose()
+
+    async def stop_partner(self, platform: FakePlatform) -> None:
+        """Take a partner off the network (its port then refuses connections)."""
+        await self._stop_if_running(platform)
+
+    async def restart_partner(self, platform: FakePlatform) -> None:
+        """Bring a stopped partner back on the same port."""
+        await self._serve_partner(platform, int(platform.base_url.rsplit(":", 1)[1]))
 
     async def registered(self, hub: RunningHub, platform: FakePlatform) -> FakePlatform:
         """Serve ``platform`` and register it with the hub the usual way (partner-initiated)."""

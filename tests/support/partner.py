@@ -57,10 +57,11 @@ class Role:
 
 
 CPO_MODULES = [("locations", "SENDER"), ("sessions", "SENDER"), ("cdrs", "SENDER"), ("tariffs", "SENDER"),
-               ("tokens", "RECEIVER"), ("commands", "RECEIVER"), ("chargingprofiles", "RECEIVER")]
+               ("tokens", "RECEIVER"), ("commands", "RECEIVER"), ("chargingprofiles", "RECEIVER"),
+               ("hubclientinfo", "RECEIVER")]
 EMSP_MODULES = [("locations", "RECEIVER"), ("sessions", "RECEIVER"), ("cdrs", "RECEIVER"),
                 ("tariffs", "RECEIVER"), ("tokens", "SENDER"), ("commands", "SENDER"),
-                ("chargingprofiles", "SENDER")]
+                ("chargingprofiles", "SENDER"), ("hubclientinfo", "RECEIVER")]
 
 
 def location(n: int, cc: str = "NL", pid: str = "CPO") -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""The hub's hubclientinfo SENDER endpoint: a paginated GET of ClientInfo for every party the hub
+knows (``date_from``/``date_to`` on ``last_updated``, ``offset``/``limit``, Link to the next page)."""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import urlencode
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.endpoints.ocpi_auth import caller, hub_state
+from hub.liveness import client_info
+from hub.responses import ocpi_error, ocpi_ok
+from partners.errors import HubError, InvalidParametersError, UnauthorizedError
+from routing.modules import PREFIX
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def _when(text: str | None, name: str) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidParametersError(f"{name} is not an OCPI DateTime: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+
+def _int(text: str | None, name: str, default: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidParametersError(f"{name} must be a whole number") from None
+    if value < 0:
+        raise InvalidParametersError(f"{name} must not be negative")
+    return value
+
+
+async def hubclientinfo(request: Request) -> Response:
+    try:
+        platform, _ = caller(request)
+        if not platform.registered:
+            raise UnauthorizedError("this token may only be used on the versions and credentials modules")
+        q = request.query_params
+        date_from, date_to = _when(q.get("date_from"), "date_from"), _when(q.get("date_to"), "date_to")
+        offset = _int(q.get("offset"), "offset", 0)
+        limit = min(_int(q.get("limit"), "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+    except HubError as error:
+        return ocpi_error(request, error)
+    state = hub_state(request)
+    snapshot = state.registry.snapshot
+    infos = []
+    for party in sorted(snapshot.parties(), key=lambda p: (p.key, p.role)):
+        updated = _when(party.last_updated, "last_updated")
+        if (date_from and updated and updated < date_from) or (date_to and updated and updated >= date_to):
+            continue
+        infos.append(client_info(party, snapshot.platforms[party.platform_id].status))
+    page = infos[offset:offset + limit]
+    headers = {"X-Total-Count": str(len(infos)), "X-Limit": str(limit)}
+    if offset + limit < len(infos):
+        keep = {k: v for k, v in q.items() if k in ("date_from", "date_to")}
+        next_query = urlencode(keep | {"offset": offset + limit, "limit": limit})
+        next_url = f"{state.config.base_url}{PREFIX}/hubclientinfo?{next_query}"
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return ocpi_ok(request, msgspec.to_builtins(page), headers=headers)

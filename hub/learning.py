@@ -1,0 +1,62 @@
+"""Shares what open routing learns: this replica's new entries go to the database in batches, and
+entries other replicas wrote come back into memory, once a second. Nothing here is on the request
+path; a lookup is a dict access on ``routing.learned.LearnedRoutes``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from typing import Any
+
+from partners import store
+from routing.learned import Kind, LearnedRoutes
+
+log = logging.getLogger("ocpihub.learning")
+
+
+class LearnedSync:
+    def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0) -> None:
+        self.learned = learned
+        self.pool = pool
+        self.interval = interval
+        self._since: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.sync_once()
+        self._task = asyncio.create_task(self._run(), name="learned-routes")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.sync_once()  # what was learned last is not lost on shutdown
+
+    async def sync_once(self) -> None:
+        pending = self.learned.take_pending()
+        try:
+            await store.save_learned(self.pool, [(k.value, oid, party[0], party[1]) for k, oid, party in pending])
+        except Exception:
+            for kind, object_id, party in pending:  # try again next round
+                self.learned.pending.setdefault((kind, object_id), party)
+            raise
+        rows, now = await store.load_learned(self.pool, self._since)
+        for kind_text, object_id, country_code, party_id in rows:
+            with contextlib.suppress(ValueError):
+                self.learned.merge(Kind(kind_text), object_id, (country_code, party_id))
+        # Overlap the next window a little: a row committed late with an earlier timestamp is still seen.
+        self._since = now - datetime.timedelta(seconds=5)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.sync_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("could not share learned routes; retrying", exc_info=True)

@@ -1,0 +1,201 @@
+"""hubclientinfo in motion: still-alive checks, and pushing every ClientInfo change to the parties.
+
+* Contact: every request from a party and every answer from one counts as a sign of life; failed
+  forwards (connection refused, reset, not HTTP) count against it.
+* Still-alive (leader only): a platform silent for ``still_alive_seconds`` gets a GET on its versions
+  endpoint; ``offline_after`` failures in a row make it OFFLINE, the first success CONNECTED again.
+  OFFLINE platforms are probed every round.
+* Pushes (leader only): after each registry reload the leader compares party statuses with what
+  it last pushed and PUTs each changed ClientInfo to every connected platform that implements the
+  hubclientinfo RECEIVER interface (not to the party's own platform). Status changes land in the
+  database first, so whichever replica saw the evidence, exactly one replica pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Coroutine
+from typing import Any
+
+import msgspec
+
+from hub.leader import LeaderLease
+from partners import store
+from partners.model import ConnectionStatus, InterfaceRole, Role
+from partners.registry import Party, Registry
+from routing.forward import Forwarder, UpstreamFailure
+
+log = logging.getLogger("ocpihub.liveness")
+
+
+class ClientInfo(msgspec.Struct, kw_only=True):
+    party_id: str
+    country_code: str
+    role: Role
+    status: ConnectionStatus
+    last_updated: str
+
+
+def client_info(party: Party, status: ConnectionStatus) -> ClientInfo:
+    return ClientInfo(party_id=party.party_id, country_code=party.country_code, role=party.role, status=status,
+                      last_updated=party.last_updated)
+
+
+_encode = msgspec.json.Encoder().encode
+PartyState = tuple[str, str, Role]
+
+
+class Liveness:
+    def __init__(self, registry: Registry, pool: store.Pool, forwarder: Forwarder, lease: LeaderLease, *,
+                 still_alive_seconds: float, offline_after: int) -> None:
+        self.registry = registry
+        self.pool = pool
+        self.forwarder = forwarder
+        self.lease = lease
+        self.still_alive_seconds = still_alive_seconds
+        self.offline_after = offline_after
+        self.last_contact: dict[int, float] = {}
+        self.failures: dict[int, int] = {}
+        self.pushed: dict[PartyState, ConnectionStatus] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # -- evidence, from the request path (cheap: dict writes) --------------------------------
+    def contact(self, label: str) -> None:
+        platform_id = self._platform_of(label)
+        if platform_id is not None:
+            self.last_contact[platform_id] = time.monotonic()
+            self.failures[platform_id] = 0
+
+    def failed(self, label: str) -> None:
+        platform_id = self._platform_of(label)
+        if platform_id is None:
+            return
+        count = self.failures.get(platform_id, 0) + 1
+        self.failures[platform_id] = count
+        platform = self.registry.snapshot.platforms.get(platform_id)
+        if count == self.offline_after and platform is not None and platform.status is ConnectionStatus.CONNECTED:
+            self._spawn(self._set_status(platform_id, ConnectionStatus.OFFLINE, "forwards failed"))
+
+    def _platform_of(self, label: str) -> int | None:
+        cc, _, pid = label.partition("*")
+        parties = self.registry.snapshot.by_party.get((cc, pid))
+        return parties[0].platform_id if parties else None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._still_alive_loop(), name="still-alive")
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _set_status(self, platform_id: int, status: ConnectionStatus, why: str) -> None:
+        log.info("platform %s is now %s (%s)", platform_id, status.value, why)
+        await store.set_status(self.pool, platform_id, status)
+
+    # -- still alive (leader) -----------------------------------------------------------------
+    async def _still_alive_loop(self) -> None:
+        interval = max(0.05, min(30.0, self.still_alive_seconds / 5))
+        while True:
+            await asyncio.sleep(interval)
+            if not self.lease.is_leader:
+                continue
+            try:
+                await self.check_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("still-alive round failed", exc_info=True)
+
+    async def check_once(self) -> None:
+        now = time.monotonic()
+        probes = []
+        for platform in self.registry.snapshot.platforms.values():
+            if not platform.registered or platform.versions_url is None or platform.outbound_auth is None:
+                continue
+            if platform.status is ConnectionStatus.OFFLINE or (
+                platform.status is ConnectionStatus.CONNECTED
+                and now - self.last_contact.setdefault(platform.id, now) >= self.still_alive_seconds
+            ):
+                probes.append(self._probe(platform.id, platform.versions_url, platform.outbound_auth,
+                                          platform.status))
+        await asyncio.gather(*probes)
+
+    async def _probe(self, platform_id: int, url: str, auth: bytes, status: ConnectionStatus) -> None:
+        headers = [("Authorization", auth.decode("latin-1")), ("X-Request-ID", str(uuid.uuid4())),
+                   ("X-Correlation-ID", str(uuid.uuid4()))]
+        try:
+            response = await self.forwarder.send("GET", url, headers, None, f"platform {platform_id}")
+            alive = response.status < 500
+        except UpstreamFailure:
+            alive = False
+        if alive:
+            self.last_contact[platform_id] = time.monotonic()
+            self.failures[platform_id] = 0
+            if status is ConnectionStatus.OFFLINE:
+                await self._set_status(platform_id, ConnectionStatus.CONNECTED, "still-alive check answered")
+            return
+        count = self.failures.get(platform_id, 0) + 1
+        self.failures[platform_id] = count
+        if count >= self.offline_after and status is ConnectionStatus.CONNECTED:
+            await self._set_status(platform_id, ConnectionStatus.OFFLINE, "still-alive checks failed")
+
+    # -- pushes (leader) ----------------------------------------------------------------------
+    def registry_changed(self) -> None:
+        """Called after every registry reload: push what changed since the last push."""
+        snapshot = self.registry.snapshot
+        current = {(p.country_code, p.party_id, p.role): snapshot.platforms[p.platform_id].status
+                   for p in snapshot.parties()}
+        if not self.lease.is_leader:
+            self.pushed = None  # a new leader starts from what it sees, without a storm of pushes
+            return
+        if self.pushed is None:
+            self.pushed = current
+            return
+        changed = [state for state, status in current.items() if self.pushed.get(state) != status]
+        gone = [state for state in self.pushed if state not in current]
+        self.pushed = current
+        for cc, pid, role in changed:
+            party = next(p for p in snapshot.by_party[(cc, pid)] if p.role is role)
+            self._spawn(self._push(party, current[(cc, pid, role)]))
+        for cc, pid, role in gone:
+            # Removed by an operator: ClientInfo cannot be deleted, so it is invalidated as SUSPENDED.
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            party = Party(country_code=cc, party_id=pid, role=role, platform_id=-1, last_updated=stamp)
+            self._spawn(self._push(party, ConnectionStatus.SUSPENDED))
+
+    async def _push(self, party: Party, status: ConnectionStatus) -> None:
+        snapshot = self.registry.snapshot
+        body = _encode(client_info(party, status))
+        sends = []
+        for platform in snapshot.platforms.values():
+            endpoint = platform.endpoint("hubclientinfo", InterfaceRole.RECEIVER)
+            if (endpoint is None or platform.id == party.platform_id or platform.outbound_auth is None
+                    or platform.status is not ConnectionStatus.CONNECTED):
+                continue
+            url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
+            headers = [("Authorization", platform.outbound_auth.decode("latin-1")),
+                       ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),
+                       ("Content-Type", "application/json")]
+            sends.append(self._send(url, headers, body, platform.id))
+        await asyncio.gather(*sends)
+
+    async def _send(self, url: str, headers: list[tuple[str, str]], body: bytes, platform_id: int) -> None:
+        try:
+            await self.forwarder.send("PUT", url, headers, body, f"platform {platform_id}")
+        except UpstreamFailure as failure:
+            log.warning("ClientInfo push failed", extra={"platform": platform_id, "outcome": failure.outcome.value})

@@ -1,0 +1,43 @@
+"""The hub's answer to ``routing.observe.RoutingObserver``: each routed request and broadcast
+delivery goes to the metrics, the request log, and the liveness tracker (as evidence of contact)."""
+
+from __future__ import annotations
+
+from hub.access_log import AccessLog
+from hub.liveness import Liveness
+from hub.metrics import Metrics
+from routing.observe import RequestRecord
+
+_UNREACHABLE = frozenset({"connection", "protocol"})
+
+
+class HubObserver:
+    def __init__(self, metrics: Metrics, access_log: AccessLog, liveness: Liveness) -> None:
+        self.metrics = metrics
+        self.access_log = access_log
+        self.liveness = liveness
+
+    def request_done(self, record: RequestRecord) -> None:
+        self.metrics.request(record)
+        self.access_log.write(record)
+        self._evidence(record)
+
+    def delivered(self, record: RequestRecord) -> None:
+        self.metrics.delivery(record)
+        self.access_log.write(record, "delivered")
+        self._evidence(record)
+
+    def auth_failed(self) -> None:
+        self.metrics.auth_failed()
+
+    def tolerated(self, kind: str) -> None:
+        self.metrics.tolerated(kind)
+
+    def _evidence(self, record: RequestRecord) -> None:
+        if record.outcome == "ok":
+            if record.sender:
+                self.liveness.contact(record.sender)
+            if record.receiver:
+                self.liveness.contact(record.receiver)
+        elif record.outcome in _UNREACHABLE and record.receiver:
+            self.liveness.failed(record.receiver)

@@ -1,0 +1,126 @@
+"""GET all via the hub: one paginated list combining every owner's objects.
+
+Owners are taken in a fixed order (party key); the hub asks each for its ``X-Total-Count`` under the
+caller's filters, maps the requested ``offset``/``limit`` window onto the owners it spans, fetches
+those slices, and answers with the objects as they came (each keeps its owner's country_code and
+party_id; bytes are not re-encoded). An owner that fails or times out is left out of the page,
+named in a ``Warning`` header and a log line, rather than failing the whole request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from urllib.parse import parse_qsl, urlencode
+
+import msgspec
+
+from partners.registry import Party
+from routing import envelope
+from routing.forward import Forwarder, UpstreamFailure, UpstreamResponse
+from routing.resolve import Route
+
+log = logging.getLogger("ocpihub.get_all")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+class _Page(msgspec.Struct):
+    data: list[msgspec.Raw] = []
+    status_code: int = 1000
+
+
+_decode_page = msgspec.json.Decoder(_Page).decode
+
+
+class _Failed(Exception):
+    pass
+
+
+def _int(params: dict[str, str], name: str, default: int) -> int:
+    try:
+        return max(0, int(params.get(name, default)))
+    except ValueError:
+        return default
+
+
+async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, query: str, correlation_id: str,
+                  hub_endpoint: str) -> UpstreamResponse:
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    offset = _int(params, "offset", 0)
+    limit = min(_int(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
+    filters = {k: v for k, v in params.items() if k in ("date_from", "date_to")}
+    left_out: list[str] = []
+
+    async def fetch(route: Route, at: int, count: int) -> tuple[int, list[msgspec.Raw]]:
+        """(X-Total-Count, objects) of one owner's window."""
+        assert route.platform.outbound_auth is not None
+        url = f"{route.endpoint}?{urlencode(filters | {'offset': at, 'limit': count})}"
+        headers = [
+            ("Authorization", route.platform.outbound_auth.decode("latin-1")),
+            ("X-Request-ID", str(uuid.uuid4())),
+            ("X-Correlation-ID", correlation_id),
+            ("OCPI-from-country-code", caller.country_code),
+            ("OCPI-from-party-id", caller.party_id),
+            ("OCPI-to-country-code", route.party.country_code),
+            ("OCPI-to-party-id", route.party.party_id),
+        ]
+        try:
+            response = await forwarder.send("GET", url, headers, None, route.party.label)
+            page = _decode_page(response.body)
+        except (UpstreamFailure, msgspec.DecodeError) as exc:
+            raise _Failed(str(exc)) from None
+        if response.status >= 400 or not 1000 <= page.status_code < 2000:
+            raise _Failed(f"answered HTTP {response.status}, status_code {page.status_code}")
+        total = next((int(v) for k, v in response.raw_headers if k.lower() == b"x-total-count" and v.isdigit()),
+                     len(page.data))
+        return total, page.data
+
+    async def count(route: Route) -> int | None:
+        try:
+            return (await fetch(route, 0, 1))[0]
+        except _Failed as exc:
+            left_out.append(f"{route.party.label} ({exc})")
+            log.warning("GET all left out a party", extra={"receiver": route.party.label,
+                                                          "correlation_id": correlation_id, "reason": str(exc)})
+            return None
+
+    totals = await asyncio.gather(*(count(route) for route in owners))
+    windows: list[tuple[Route, int, int]] = []
+    start = 0
+    for route, total in zip(owners, totals, strict=True):
+        if total is None:
+            continue
+        lo, hi = max(offset, start), min(offset + limit, start + total)
+        if lo < hi:
+            windows.append((route, lo - start, hi - lo))
+        start += total
+    grand_total = start
+
+    async def slice_of(route: Route, at: int, count: int) -> list[msgspec.Raw]:
+        objects: list[msgspec.Raw] = []
+        try:
+            while len(objects) < count:  # an owner may cap its pages below what we asked for
+                _, got = await fetch(route, at + len(objects), count - len(objects))
+                if not got:
+                    break
+                objects += got
+        except _Failed as exc:
+            left_out.append(f"{route.party.label} ({exc})")
+        return objects[:count]
+
+    slices = await asyncio.gather(*(slice_of(*w) for w in windows))
+    items = [obj for part in slices for obj in part]
+    body = b'{"data":[' + b",".join(items) + b'],"status_code":1000,"timestamp":"' + \
+        envelope.timestamp().encode() + b'"}'
+    headers = [(b"content-type", b"application/json"), (b"x-total-count", str(grand_total).encode()),
+               (b"x-limit", str(limit).encode())]
+    if offset + limit < grand_total:
+        next_query = urlencode(filters | {"offset": offset + limit, "limit": limit})
+        headers.append((b"link", f'<{hub_endpoint}?{next_query}>; rel="next"'.encode()))
+    if left_out:
+        headers.append((b"warning", ('199 ocpi-hub "left out: ' + "; ".join(left_out)[:500].replace('"', "'")
+                                     + '"').encode("latin-1", "replace")))
+    return UpstreamResponse(200, headers, body)
