@@ -44,6 +44,7 @@ class AccessLog:
             "method": r.method, "ocpi_module": r.module, "interface": r.interface, "from": r.sender,
             "to": r.receiver, "status": r.status, "outcome": r.outcome, "duration_ms": round(r.seconds * 1000, 3),
             "request_id": r.request_id, "correlation_id": r.correlation_id,
+            **({"detail": r.detail} if r.detail else {}),
         }, option=orjson.OPT_APPEND_NEWLINE)
         self._lines.append(line)
         self._size += len(line)

@@ -1,23 +1,35 @@
-"""Prometheus metrics of one hub process.
+"""Prometheus metrics of the hub.
 
-Label values come from closed sets; children are bound once per label combination and cached in
-a dict, so the hot path pays a dict lookup, not ``.labels()``.
+Labels come from closed sets (module, interface, outcome, status class, kind, role, status);
+children are bound once per label combination and cached in a dict, so the hot path pays a dict
+lookup, not ``.labels()``. The known combinations are created at startup so their series exist at 0.
+
+With several Hypercorn workers, ``PROMETHEUS_MULTIPROC_DIR`` must be set (``ocpi-hub serve
+--workers N`` does it) before ``prometheus_client`` is imported: each worker writes its values to
+files there, and a scrape of any worker sums them.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from partners.registry import Registry
-from routing.observe import RequestRecord
+from routing.modules import ROUTED_MODULES
+from routing.observe import OUTCOMES, RequestRecord
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol")
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class _RegistryCollector(Collector):
@@ -40,47 +52,76 @@ class _RegistryCollector(Collector):
         yield parties
 
 
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status < 600 else "none"
+
+
 class Metrics:
     def __init__(self, registry: Registry) -> None:
+        self.snapshot_source = registry
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("ocpihub_requests", "Routed requests by module, interface and outcome",
-                                ["module", "interface", "outcome"], registry=r)
+        self.requests = Counter("ocpihub_requests", "Requests on the routing path by module, interface, outcome "
+                                "and HTTP status class", ["module", "interface", "outcome", "status_class"], registry=r)
         self.duration = Histogram("ocpihub_request_duration_seconds",
                                   "Time from request to answer on the routing path, by module",
                                   ["module"], buckets=BUCKETS, registry=r)
+        self.in_flight = Gauge("ocpihub_requests_in_flight", "Requests on the routing path being handled",
+                               registry=r, multiprocess_mode="livesum")
+        self.upstream_errors = Counter("ocpihub_upstream_errors", "Forwards and deliveries that got no usable "
+                                       "answer, by kind", ["kind"], registry=r)
+        self.deliveries = Counter("ocpihub_broadcast_deliveries", "Broadcast push deliveries by module and outcome",
+                                  ["module", "outcome"], registry=r)
         self.auth_failures = Counter("ocpihub_auth_failures", "Requests refused for a missing or unknown token",
                                      registry=r)
         self.tolerated_deviations = Counter("ocpihub_tolerated_deviations",
                                             "Partner deviations from the spec the hub worked around", ["kind"],
                                             registry=r)
-        self.deliveries = Counter("ocpihub_broadcast_deliveries", "Broadcast push deliveries by module and outcome",
-                                  ["module", "outcome"], registry=r)
         self.registry_reloads = Counter("ocpihub_registry_reloads", "Registry snapshots rebuilt", registry=r)
-        info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r)
+        info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
+                     multiprocess_mode="max")
         try:
             version = metadata.version("ocpi-hub")
         except metadata.PackageNotFoundError:
             version = "unknown"
         info.labels(version).set(1)
         r.register(_RegistryCollector(registry))
-        self._request_children: dict[tuple[str, str, str], Callable[[], None]] = {}
+        self._request_children: dict[tuple[str, str, str, str], Callable[[], None]] = {}
         self._duration_children: dict[str, Callable[[float], None]] = {}
+        self._upstream_children = {kind: self.upstream_errors.labels(kind).inc for kind in UPSTREAM_ERROR_KINDS}
+        for module in (*ROUTED_MODULES, "callback"):
+            self._duration_children[module] = self.duration.labels(module).observe
+            for interface in ("SENDER", "RECEIVER") if module != "callback" else ("-",):
+                for outcome, status_class in (("ok", "2xx"), ("timeout", "5xx"), ("connection", "5xx")):
+                    self._child(module, interface, outcome, status_class)
+            self.deliveries.labels(module, "ok")
 
-    def request(self, record: RequestRecord) -> None:
-        module = record.module
-        key = (module, record.interface, record.outcome)
+    def _child(self, module: str, interface: str, outcome: str, status_class: str) -> Callable[[], None]:
+        key = (module, interface, outcome, status_class)
         inc = self._request_children.get(key)
         if inc is None:
             inc = self._request_children[key] = self.requests.labels(*key).inc
-        inc()
-        observe = self._duration_children.get(module)
+        return inc
+
+    def started(self) -> None:
+        self.in_flight.inc()
+
+    def request(self, record: RequestRecord) -> None:
+        self.in_flight.dec()
+        self._child(record.module, record.interface, record.outcome, _status_class(record.status))()
+        observe = self._duration_children.get(record.module)
         if observe is None:
-            observe = self._duration_children[module] = self.duration.labels(module).observe
+            observe = self._duration_children[record.module] = self.duration.labels(record.module).observe
         observe(record.seconds)
+        upstream = self._upstream_children.get(record.outcome)
+        if upstream is not None:
+            upstream()
 
     def delivery(self, record: RequestRecord) -> None:
         self.deliveries.labels(record.module, record.outcome).inc()
+        upstream = self._upstream_children.get(record.outcome)
+        if upstream is not None:
+            upstream()
 
     def auth_failed(self) -> None:
         self.auth_failures.inc()
@@ -92,4 +133,12 @@ class Metrics:
         self.registry_reloads.inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if multiprocess_dir() is None:
+            return generate_latest(self.registry)
+        scrape = CollectorRegistry()
+        multiprocess.MultiProcessCollector(scrape)  # type: ignore[no-untyped-call]
+        scrape.register(_RegistryCollector(self.snapshot_source))
+        return generate_latest(scrape)
+
+
+assert set(UPSTREAM_ERROR_KINDS) <= set(OUTCOMES)

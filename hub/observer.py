@@ -17,6 +17,9 @@ class HubObserver:
         self.access_log = access_log
         self.liveness = liveness
 
+    def request_started(self) -> None:
+        self.metrics.started()
+
     def request_done(self, record: RequestRecord) -> None:
         self.metrics.request(record)
         self.access_log.write(record)

@@ -116,6 +116,8 @@ class RoutingApp:
         path: str = scope["path"]
         module, interface, outcome = "unknown", "-", "error"
         status = 500
+        detail = ""
+        self.observer.request_started()
         try:
             if path.startswith(CALLBACK_PREFIX):
                 module = "callback"
@@ -135,6 +137,7 @@ class RoutingApp:
         except HubError as error:
             outcome = error.outcome if isinstance(error, UpstreamFailure) else _error_kind(error)
             status = error.http_status
+            detail = error.message
             if error.http_status == 401:
                 self.observer.auth_failed()
             await _respond_error(send, error, request_id, correlation_id)
@@ -146,7 +149,7 @@ class RoutingApp:
                 scope["method"], module, interface, str(outcome), status, time.perf_counter() - started,
                 _party_text(headers.from_country_code, headers.from_party_id),
                 _party_text(headers.to_country_code, headers.to_party_id),
-                request_id.decode("latin-1"), correlation_id.decode("latin-1"),
+                request_id.decode("latin-1"), correlation_id.decode("latin-1"), detail,
             ))
 
     async def _forward(
@@ -314,13 +317,16 @@ class _Internal(HubError):
 
 
 def _error_kind(error: HubError) -> str:
+    """The closed ``outcome`` label of a request the hub answered itself."""
     if error.http_status == 401:
         return "unauthorized"
     if isinstance(error, ForbiddenError):
         return "forbidden"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
-    return f"ocpi_{error.ocpi_status}"
+    if error.ocpi_status >= 4000:
+        return "hub_error"
+    return "server_error" if error.ocpi_status >= 3000 else "client_error"
 
 
 def _party_text(cc: bytes | None, pid: bytes | None) -> str:

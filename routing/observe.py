@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
+OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "unauthorized", "forbidden", "too_large",
+            "client_error", "server_error", "hub_error", "error", "client_gone")
+"""Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
+
 
 class RequestRecord:
     """One routed request, as reported once it is answered."""
 
-    __slots__ = ("correlation_id", "interface", "method", "module", "outcome", "receiver", "request_id",
+    __slots__ = ("correlation_id", "detail", "interface", "method", "module", "outcome", "receiver", "request_id",
                  "seconds", "sender", "status")
 
     def __init__(self, method: str, module: str, interface: str, outcome: str, status: int, seconds: float,
-                 sender: str, receiver: str, request_id: str, correlation_id: str) -> None:
+                 sender: str, receiver: str, request_id: str, correlation_id: str, detail: str = "") -> None:
         self.method = method
         self.module = module
         self.interface = interface
@@ -25,9 +29,13 @@ class RequestRecord:
         self.receiver = receiver
         self.request_id = request_id
         self.correlation_id = correlation_id
+        # Why a request failed (a hub error's message: names parties, never tokens).
+        self.detail = detail
 
 
 class RoutingObserver(Protocol):
+    def request_started(self) -> None: ...
+
     def request_done(self, record: RequestRecord) -> None: ...
 
     def delivered(self, record: RequestRecord) -> None:
@@ -42,6 +50,9 @@ class RoutingObserver(Protocol):
 
 
 class NoObserver:
+    def request_started(self) -> None:
+        pass
+
     def request_done(self, record: RequestRecord) -> None:
         pass
 

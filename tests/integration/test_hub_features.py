@@ -257,14 +257,14 @@ async def test_invited_parties_are_planned(market: Market) -> None:
                                        {"name": "soon", "parties": [{"country_code": "SE", "party_id": "NEW",
                                                                      "role": "CPO"}]})
     assert status == 201
-    await eventually(lambda: any(r.path.endswith("/hubclientinfo/SE/NEW") for r in market.msp1.received))
+    await eventually(lambda: any(r.path.endswith("/hubclientinfo/SE/NEW") for r in market.msp1.clientinfo))
     _, _, body = await hubclientinfo(market.msp1)
     assert {"country_code": "SE", "party_id": "NEW", "role": "CPO", "status": "PLANNED"}.items() <= next(
         c for c in body["data"] if c["party_id"] == "NEW").items()
 
 
 def pushes(platform: FakePlatform, cc: str, pid: str) -> list[str]:
-    return [r.json()["status"] for r in platform.received if r.path == f"/receiver/hubclientinfo/{cc}/{pid}"]
+    return [r.json()["status"] for r in platform.clientinfo if r.path == f"/receiver/hubclientinfo/{cc}/{pid}"]
 
 
 async def test_party_going_down_and_coming_back_is_pushed(net: Network) -> None:

@@ -94,6 +94,7 @@ class FakePlatform:
     token_to_hub: str | None = None
     hub_endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    clientinfo: list[Received] = field(default_factory=list)
     # A custom answer per (module, interface): status, body, extra headers.
     answers: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
     # Callback URLs (response_url) received on commands / charging profiles.
@@ -147,8 +148,10 @@ class FakePlatform:
     async def _module(self, request: Request) -> Response:
         iface, module, rest = request.path_params["iface"], request.path_params["module"], request.path_params["rest"]
         body = await request.body()
-        self.received.append(Received(request.method, request.url.path, request.url.query,
-                                      {k.lower(): v for k, v in request.headers.items()}, body))
+        seen = Received(request.method, request.url.path, request.url.query,
+                        {k.lower(): v for k, v in request.headers.items()}, body)
+        # ClientInfo pushes arrive whenever the hub sees a change: kept apart from module traffic.
+        (self.clientinfo if module == "hubclientinfo" else self.received).append(seen)
         if not self._authorized(request):
             return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
         answer = self.answers.get((module, iface.upper()))
