@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(up_port)]), up_port), \
                  process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.upstream", str(direct_port)]), direct_port):
                 servers: list[tuple[str, list[str], dict[str, str], str | None]] = []
-                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench"}
+                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0"}
                 hub_cmd = [PY, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port"]
                 servers.append(("hub", hub_cmd, hub_env, "/readyz"))
                 if not opts.tiny:

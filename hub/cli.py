@@ -7,10 +7,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
+import shutil
 import signal
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from hub import config as hub_config
@@ -27,36 +31,47 @@ def _database(config: Config) -> tuple[str, EmbeddedPostgres | None]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    config = hub_config.load(host=args.host, port=args.port, public_url=args.public_url)
+    config = hub_config.load(host=args.host, port=args.port, public_url=args.public_url, workers=args.workers)
     logs.configure(config.log_level)
     dsn, embedded = _database(config)
     try:
-        from hub.app import HubApp
-
-        app = HubApp(config, dsn)
+        admin_token = config.admin_token or secrets.token_urlsafe(24)
         if not config.admin_token:
             # Shown once, on the terminal only: it is not logged.
-            print(f"ocpi-hub admin token (generated; set OCPI_HUB_ADMIN_TOKEN to fix it): {app.admin_token}",
+            print(f"ocpi-hub admin token (generated; set OCPI_HUB_ADMIN_TOKEN to fix it): {admin_token}",
                   file=sys.stderr, flush=True)
-        print(f"ocpi-hub listening on http://{config.host}:{config.port} "
+        print(f"ocpi-hub listening on http://{config.host}:{config.port} with {config.workers} worker(s) "
               f"(versions: {config.base_url}/ocpi/versions)", file=sys.stderr, flush=True)
-        _run_hypercorn(app, config)
+        if config.workers > 1:
+            _run_workers(config, dsn, admin_token)
+        else:
+            from hub.app import HubApp
+
+            _run_single(HubApp(config, dsn, admin_token=admin_token), config)
     finally:
         if embedded is not None:
             embedded.stop()
     return 0
 
 
-def _run_hypercorn(app: Any, config: Config) -> None:
-    from hypercorn.asyncio import serve
+def _hypercorn_config(config: Config) -> Any:
     from hypercorn.config import Config as HypercornConfig
 
     hc = HypercornConfig()
     hc.bind = [f"{config.host}:{config.port}"]
     hc.accesslog = None
     hc.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler, once
-    hc.graceful_timeout = 30.0
+    hc.graceful_timeout = config.shutdown_grace_seconds
     hc.keep_alive_timeout = 75.0
+    return hc
+
+
+def _run_single(app: Any, config: Config) -> None:
+    """One process: on SIGTERM/SIGINT, /readyz turns 503 for ``drain_seconds`` (so load balancers stop
+    sending), then the listener closes and in-flight requests get ``shutdown_grace_seconds``."""
+    from hypercorn.asyncio import serve
+
+    hc = _hypercorn_config(config)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -68,6 +83,7 @@ def _run_hypercorn(app: Any, config: Config) -> None:
             await stop.wait()
             if app.state is not None:
                 app.state.draining = True
+            await asyncio.sleep(config.drain_seconds)
 
         await serve(app, hc, shutdown_trigger=shutdown_trigger)
 
@@ -77,6 +93,33 @@ def _run_hypercorn(app: Any, config: Config) -> None:
         uvloop.run(main())
     except ImportError:
         asyncio.run(main())
+
+
+def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
+    """Several Hypercorn workers (spawned processes) sharing the listener. Each builds the app from
+    the environment (hub.asgi); the database was started here, in the parent, before any worker.
+    Metrics go through files in a fresh PROMETHEUS_MULTIPROC_DIR. Hypercorn itself handles SIGTERM:
+    no drain delay here (use the chart's preStop delay)."""
+    from hypercorn.run import run
+
+    metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or hub_config.data_path(config) / "prometheus")
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # values of an earlier run must not be summed in
+    metrics_dir.mkdir(parents=True)
+    os.environ.update({
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "OCPI_HUB_DATABASE_URL": dsn,
+        "OCPI_HUB_ADMIN_TOKEN": admin_token,
+        "OCPI_HUB_HOST": config.host,
+        "OCPI_HUB_PORT": str(config.port),
+        "OCPI_HUB_PUBLIC_URL": config.base_url,
+        "OCPI_HUB_WORKERS": str(config.workers),
+    })
+    hc = _hypercorn_config(config)
+    hc.application_path = "hub.asgi:app"
+    hc.workers = config.workers
+    hc.worker_class = "uvloop"
+    hc.errorlog = "-"
+    run(hc)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -141,6 +184,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help=hub_config.DESCRIPTIONS["host"])
     serve.add_argument("--port", type=int, help=hub_config.DESCRIPTIONS["port"])
     serve.add_argument("--public-url", help=hub_config.DESCRIPTIONS["public_url"])
+    serve.add_argument("--workers", type=int, help=hub_config.DESCRIPTIONS["workers"])
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")

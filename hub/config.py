@@ -41,6 +41,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offline_after_failures: int = 3
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
+    workers: int = 1
+    drain_seconds: float = 5.0
+    shutdown_grace_seconds: float = 30.0
     log_level: str = "INFO"
 
     @property
@@ -72,6 +75,9 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "workers": "Hypercorn worker processes (metrics are then aggregated through PROMETHEUS_MULTIPROC_DIR)",
+    "drain_seconds": "after SIGTERM: seconds /readyz answers 503 before the listener closes (1 worker)",
+    "shutdown_grace_seconds": "after the listener closes: seconds in-flight requests may take to finish",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
 }
 
@@ -113,13 +119,15 @@ def _validate(config: Config) -> None:
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     for name in ("max_body_bytes", "connections_per_receiver", "port", "offline_after_failures",
-                 "broadcast_concurrency", "learned_routes_max"):
+                 "broadcast_concurrency", "learned_routes_max", "workers"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",
-                 "still_alive_seconds"):
+                 "still_alive_seconds", "shutdown_grace_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if config.drain_seconds < 0:
+        raise ConfigError(f"{PREFIX}DRAIN_SECONDS must not be negative")
 
 
 def data_path(config: Config) -> Path:

@@ -246,6 +246,13 @@ async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | Non
     return out
 
 
+async def token_known(pool: Pool, token_hashes: list[bytes]) -> bool:
+    """Whether any of these token hashes is stored (for a replica whose snapshot may lag a write)."""
+    async with pool.acquire() as conn:
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM platforms WHERE token_hash = ANY($1))",
+                                        token_hashes))
+
+
 async def list_platform_ids(pool: Pool) -> list[int]:
     async with pool.acquire() as conn:
         return [r["id"] for r in await conn.fetch("SELECT id FROM platforms ORDER BY id")]

@@ -26,7 +26,7 @@ async def credentials(request: Request) -> Response:
 
 async def _handle(request: Request) -> Response:
     state = hub_state(request)
-    platform, token = caller(request)
+    platform, token = await caller(request)
     method = request.method
     if method == "POST":
         if platform.registered:

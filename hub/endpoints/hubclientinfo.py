@@ -44,7 +44,7 @@ def _int(text: str | None, name: str, default: int) -> int:
 
 async def hubclientinfo(request: Request) -> Response:
     try:
-        platform, _ = caller(request)
+        platform, _ = await caller(request)
         if not platform.registered:
             raise UnauthorizedError("this token may only be used on the versions and credentials modules")
         q = request.query_params

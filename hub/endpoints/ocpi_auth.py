@@ -5,9 +5,10 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from hub.state import HubState
+from partners import store
 from partners.errors import UnauthorizedError
 from partners.registry import Platform
-from partners.tokens import token_candidates
+from partners.tokens import header_token_hashes, token_candidates
 
 
 def hub_state(request: Request) -> HubState:
@@ -15,14 +16,25 @@ def hub_state(request: Request) -> HubState:
     return state
 
 
-def caller(request: Request) -> tuple[Platform, str]:
-    """The platform behind the request's token, registered or merely invited, and the token itself."""
+async def caller(request: Request) -> tuple[Platform, str]:
+    """The platform behind the request's token, registered or merely invited, and the token itself.
+
+    A token this process does not know yet may have been written by another replica a moment ago (a
+    partner reading our versions in the middle of a handshake another worker started): on a miss the
+    store is asked once, and the registry reloaded if it knows the token. Routed module requests never
+    do this; these configuration endpoints are not the hot path.
+    """
     header = request.headers.get("authorization")
     if not header:
         raise UnauthorizedError("Authorization header missing: expected 'Token <credentials token>'")
     raw = header.encode("latin-1")
     state = hub_state(request)
     platform = state.registry.snapshot.platform_for_header(raw)
+    if platform is None:
+        hashes = header_token_hashes(raw)
+        if hashes and await store.token_known(state.pool, hashes):
+            await state.sync.reload()
+            platform = state.registry.snapshot.platform_for_header(raw)
     if platform is None:
         state.metrics.auth_failed()
         raise UnauthorizedError("unknown credentials token")

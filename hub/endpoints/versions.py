@@ -32,7 +32,7 @@ def version_details(base_url: str) -> VersionDetails:
 
 async def versions(request: Request) -> Response:
     try:
-        caller(request)
+        await caller(request)
     except HubError as error:
         return ocpi_error(request, error)
     base = hub_state(request).config.base_url
@@ -41,7 +41,7 @@ async def versions(request: Request) -> Response:
 
 async def details(request: Request) -> Response:
     try:
-        caller(request)
+        await caller(request)
     except HubError as error:
         return ocpi_error(request, error)
     return ocpi_ok(request, version_details(hub_state(request).config.base_url))

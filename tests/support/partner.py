@@ -6,6 +6,7 @@ It checks the Authorization header on every request, so a test proves the hub us
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -97,6 +98,8 @@ class FakePlatform:
     clientinfo: list[Received] = field(default_factory=list)
     # A custom answer per (module, interface): status, body, extra headers.
     answers: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
+    # Seconds each module request waits before it is answered (a slow receiver).
+    delay: float = 0.0
     # Callback URLs (response_url) received on commands / charging profiles.
     response_urls: list[str] = field(default_factory=list)
 
@@ -154,6 +157,8 @@ class FakePlatform:
         (self.clientinfo if module == "hubclientinfo" else self.received).append(seen)
         if not self._authorized(request):
             return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         answer = self.answers.get((module, iface.upper()))
         if answer is not None:
             status, data, headers = answer

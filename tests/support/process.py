@@ -23,7 +23,9 @@ class HubProcess:
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = log
         self._log = open(log, "ab")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_HUB_")} | env
+        # No drain delay unless a test asks for one: stopping would otherwise wait OCPI_HUB_DRAIN_SECONDS.
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_HUB_")}
+        full_env |= {"OCPI_HUB_DRAIN_SECONDS": "0"} | env
         self.proc = subprocess.Popen(
             [*hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
