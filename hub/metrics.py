@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from partners.registry import Registry
 from routing.modules import ROUTED_MODULES
-from routing.observe import OUTCOMES, RequestRecord
+from routing.observe import OUTCOMES, TOLERATED, RequestRecord
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol")
@@ -89,6 +89,8 @@ class Metrics:
         self._request_children: dict[tuple[str, str, str, str], Callable[[], None]] = {}
         self._duration_children: dict[str, Callable[[float], None]] = {}
         self._upstream_children = {kind: self.upstream_errors.labels(kind).inc for kind in UPSTREAM_ERROR_KINDS}
+        for kind in TOLERATED:
+            self.tolerated_deviations.labels(kind)
         for module in (*ROUTED_MODULES, "callback"):
             self._duration_children[module] = self.duration.labels(module).observe
             for interface in ("SENDER", "RECEIVER") if module != "callback" else ("-",):

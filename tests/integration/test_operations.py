@@ -141,3 +141,17 @@ def test_metric_helper_reads_labels() -> None:
     text = 'x_total{a="1",b="2"} 3.0\nx_total{a="1",b="3"} 4.0\ny 5.0\n'
     assert (metric(text, "x_total", b="3"), metric(text, "y"), metric(text, "x_total", a="9")) == (4.0, 5.0, 0.0)
 
+
+
+async def test_dashboard_uses_only_metrics_the_hub_exports(net: Network) -> None:
+    from tests.test_helm_chart import dashboard_metric_names
+
+    hub = await net.hub()
+    msp = await net.registered(hub, emsp("emsp"))
+    station = await net.registered(hub, cpo("cpo"))
+    await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
+    text = await scrape(hub.base_url)
+    exported = {re.sub(r"_(bucket|count|sum|created)$", "", m)
+                for m in re.findall(r"^(ocpihub_[a-z_]+)", text, flags=re.MULTILINE)}
+    used = dashboard_metric_names()
+    assert used <= exported, f"the dashboard queries metrics the hub does not export: {used - exported}"

@@ -1,0 +1,24 @@
+# ocpi-hub container image. Build: docker build -t ocpi-hub .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    OCPI_HUB_HOST=0.0.0.0 \
+    OCPI_HUB_PORT=8080 \
+    OCPI_HUB_DATA_DIR=/tmp/ocpi-hub
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY hub ./hub
+COPY routing ./routing
+COPY partners ./partners
+RUN pip install --no-compile . \
+    && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin ocpihub
+
+USER 10001
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"]
+ENTRYPOINT ["ocpi-hub"]
+CMD ["serve"]
