@@ -231,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                     run_load(f"http://127.0.0.1:{port}{GET_PATH}", headers=GET_HEADERS, connections=16,
                              seconds=seconds, cpu=LOAD_CPU)
                 results["profile_top"] = top_costs(profile) if profile.exists() else []
+                sizes = [10] if opts.tiny else [10, 100] if opts.quick else [10, 100, 1000]
+                results["fanout"] = fanout(dsn, hub_cmd, hub_env, sizes, tmp)
         finally:
             pg.stop()
 
@@ -239,13 +241,72 @@ def main(argv: list[str] | None = None) -> int:
     results["decision"] = [decision.measure(n, cases=2000 if opts.tiny else 20000) for n in sizes]
     for row in results["decision"]:
         print(f"  {row}", flush=True)
-    results["fanout"] = "not measured: broadcast push is not implemented yet"
+    for row in results["fanout"]:
+        print(f"  fan-out {row}", flush=True)
     results["summary"] = summarize(results)
     print(json.dumps(results["summary"], indent=2), flush=True)
     (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
     if not opts.tiny:
         plot(results)
     return 0
+
+
+FANOUT_DELAY_MS = 20
+
+
+def _metric_sum(port: int, name: str, **labels: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _wait(check: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark condition not reached in time")
+        time.sleep(0.005)
+
+
+def fanout(dsn: str, hub_cmd: list[str], hub_env: dict[str, str], sizes: list[int], tmp: Path) -> list[dict[str, Any]]:
+    """Broadcast a Location to N receivers that each take FANOUT_DELAY_MS to answer: time until every
+    delivery is done, against the slowest single receiver."""
+    rows = []
+    slow_port, port = free_port(), free_port()
+    slow_base = f"http://127.0.0.1:{slow_port}"
+    url = f"http://127.0.0.1:{port}{PUT_PATH}"
+    headers = dict(PUT_HEADERS, **{"OCPI-to-country-code": "NL", "OCPI-to-party-id": "HUB"})
+    body = put_body()
+    with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(slow_port), str(FANOUT_DELAY_MS)]),
+                 slow_port), \
+         process(pinned(SERVER_CPU, [*hub_cmd, str(port)]), port, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"},
+                 tmp / "fanout.log", "/readyz"):
+        for n, cc in zip(sizes, ("FA", "FB", "FC", "FD"), strict=False):
+            platform_id = asyncio.run(seed.seed_receivers(dsn, slow_base, n, cc))
+            _wait(lambda n=n: _metric_sum(port, "ocpihub_parties", role="EMSP") == n + 1)
+            times = []
+            for _ in range(3):
+                before = _metric_sum(port, "ocpihub_broadcast_deliveries_total")
+                request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+                started = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=10) as r:
+                    answered = time.perf_counter() - started
+                    assert r.status == 200
+                _wait(lambda before=before, n=n: _metric_sum(port, "ocpihub_broadcast_deliveries_total")
+                      >= before + n + 1)
+                times.append((time.perf_counter() - started, answered))
+            total, answered = sorted(times)[1]
+            rows.append({"receivers": n + 1, "all_delivered_s": round(total, 3),
+                         "sender_answered_s": round(answered, 4),
+                         "slowest_receiver_s": FANOUT_DELAY_MS / 1000,
+                         "ratio_to_slowest": round(total / (FANOUT_DELAY_MS / 1000), 1)})
+            asyncio.run(seed.remove(dsn, platform_id))
+            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="EMSP") == 1)
+    return rows
 
 
 def summarize(results: dict[str, Any]) -> dict[str, Any]:

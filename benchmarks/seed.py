@@ -25,9 +25,8 @@ def _endpoints(base: str) -> list[Endpoint]:
     return out
 
 
-async def seed(dsn: str, upstream_base: str, extra_emsps: int = 0) -> None:
-    """eMSP DE*MSP (token EMSP_TOKEN) calls; CPO NL*CPO answers from ``upstream_base``. ``extra_emsps``
-    more eMSP parties on one platform behind the same upstream, as broadcast receivers."""
+async def seed(dsn: str, upstream_base: str) -> None:
+    """eMSP DE*MSP (token EMSP_TOKEN) calls; CPO NL*CPO answers from ``upstream_base``."""
     await store.migrate(dsn)
     pool = await store.create_pool(dsn)
     try:
@@ -41,12 +40,30 @@ async def seed(dsn: str, upstream_base: str, extra_emsps: int = 0) -> None:
                 versions_url=f"{upstream_base}/versions", version="2.2.1",
                 endpoints=_endpoints(upstream_base), roles=[_role(role, cc, pid)],
             )
-        if extra_emsps:
-            platform_id = await store.create_platform(pool, name="bench-many", token_hash=hash_token("bench-many"))
-            await store.register_platform(
-                pool, platform_id, token_hash=hash_token("bench-many"), outbound_token="hub-to-many",
-                versions_url=f"{upstream_base}/versions", version="2.2.1", endpoints=_endpoints(upstream_base),
-                roles=[_role(Role.EMSP, "FR", f"{n:03d}") for n in range(extra_emsps)],
-            )
+    finally:
+        await pool.close()
+
+
+async def seed_receivers(dsn: str, upstream_base: str, count: int, country_code: str) -> int:
+    """One platform with ``count`` eMSP parties (``country_code``*000...), all answering from
+    ``upstream_base``: broadcast receivers. Returns the platform id (delete it when done)."""
+    pool = await store.create_pool(dsn)
+    try:
+        token = f"bench-receivers-{country_code}"
+        platform_id = await store.create_platform(pool, name=f"receivers-{count}", token_hash=hash_token(token))
+        await store.register_platform(
+            pool, platform_id, token_hash=hash_token(token), outbound_token="hub-to-receivers",
+            versions_url=f"{upstream_base}/versions", version="2.2.1", endpoints=_endpoints(upstream_base),
+            roles=[_role(Role.EMSP, country_code, f"{n:03d}") for n in range(count)],
+        )
+        return platform_id
+    finally:
+        await pool.close()
+
+
+async def remove(dsn: str, platform_id: int) -> None:
+    pool = await store.create_pool(dsn)
+    try:
+        await store.delete_platform(pool, platform_id)
     finally:
         await pool.close()

@@ -1,6 +1,6 @@
 """A deliberately cheap OCPI receiver for benchmarks: a bare asyncio protocol that answers every
 request on a kept-alive connection with the same ~1 KB Location envelope, so that the server under
-test, not the upstream, is the bottleneck. Run: ``python -m benchmarks.upstream PORT``."""
+test, not the upstream, is the bottleneck. Run: ``python -m benchmarks.upstream PORT [DELAY_MS]``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ RESPONSE = (
 )
 
 
+DELAY = 0.0  # seconds before each answer: a receiver that takes its time (fan-out benchmark)
+
+
 class Upstream(asyncio.Protocol):
     def __init__(self) -> None:
         self.buffer = b""
@@ -53,7 +56,10 @@ class Upstream(asyncio.Protocol):
                 return
             self.buffer = self.buffer[total:]
             assert self.transport is not None
-            self.transport.write(RESPONSE)
+            if DELAY:
+                asyncio.get_running_loop().call_later(DELAY, self.transport.write, RESPONSE)
+            else:
+                self.transport.write(RESPONSE)
 
 
 async def main(port: int) -> None:
@@ -63,6 +69,7 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
+    DELAY = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     try:
         import uvloop
 

@@ -30,3 +30,5 @@ def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> No
     assert [d["parties"] for d in results["decision"]] == [10, 1000]
     assert all(d["ns_per_decision"] > 0 and d["bytes_per_party"] > 0 for d in results["decision"])
     assert results["profile_top"], "the profiled hub wrote a profile on SIGTERM"
+    [fanout] = results["fanout"]
+    assert fanout["receivers"] == 11 and fanout["all_delivered_s"] >= fanout["slowest_receiver_s"]
