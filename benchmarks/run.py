@@ -155,7 +155,7 @@ def machine() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "pinning": pinning,
             "load_generator": "wrk -t1" if have_wrk() else "built-in asyncio (aiohttp)",
             "hypercorn": "1 worker, uvloop, HTTP/1.1 (h11), keep-alive",
-            "hub_outbound_client": "routing.upstream_client (asyncio + httptools)"}
+            "hub_outbound_client": "routing.upstream_client (asyncio + httptools); compared: aiohttp"}
 
 
 def top_costs(profile: Path, count: int = 15) -> list[dict[str, Any]]:
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                 servers.append(("hub", hub_cmd, hub_env, "/readyz"))
                 if not opts.tiny:
                     servers.append(("hub (logs off)", hub_cmd, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, "/readyz"))
+                    servers.append(("hub (aiohttp client)", hub_cmd, hub_env | {"OCPI_HUB_OUTBOUND_CLIENT": "aiohttp"},
+                                    "/readyz"))
                     servers.append(("naive (aiohttp)", [PY, "-m", "benchmarks.naive_forwarder", "aiohttp"], {}, None))
                     servers.append(("naive (httpx)", [PY, "-m", "benchmarks.naive_forwarder", "httpx"], {}, None))
                 print("forwarding:", flush=True)

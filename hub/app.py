@@ -85,6 +85,7 @@ class HubApp:
                 connect_timeout=config.connect_timeout,
                 request_timeout=config.request_timeout,
                 connections_per_receiver=config.connections_per_receiver,
+                client=config.outbound_client,
             )
             stack.push_async_callback(forwarder.close)
             lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds))

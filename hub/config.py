@@ -41,6 +41,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offline_after_failures: int = 3
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
+    outbound_client: str = "native"
     workers: int = 1
     drain_seconds: float = 5.0
     shutdown_grace_seconds: float = 30.0
@@ -75,6 +76,7 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "workers": "Hypercorn worker processes (metrics are then aggregated through PROMETHEUS_MULTIPROC_DIR)",
     "drain_seconds": "after SIGTERM: seconds /readyz answers 503 before the listener closes (1 worker)",
     "shutdown_grace_seconds": "after the listener closes: seconds in-flight requests may take to finish",
@@ -126,6 +128,8 @@ def _validate(config: Config) -> None:
                  "still_alive_seconds", "shutdown_grace_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if config.outbound_client not in ("native", "aiohttp"):
+        raise ConfigError(f"{PREFIX}OUTBOUND_CLIENT must be native or aiohttp")
     if config.drain_seconds < 0:
         raise ConfigError(f"{PREFIX}DRAIN_SECONDS must not be negative")
 

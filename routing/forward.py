@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import enum
 
+from routing.aiohttp_client import AiohttpClient
 from routing.errors import ForwardTimeoutError, ReceiverUnreachableError, RoutingError
 from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, UpstreamClient
 
@@ -40,9 +41,15 @@ _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 
 
 class Forwarder:
-    def __init__(self, *, connect_timeout: float, request_timeout: float, connections_per_receiver: int) -> None:
+    def __init__(self, *, connect_timeout: float, request_timeout: float, connections_per_receiver: int,
+                 client: str = "native") -> None:
         self.request_timeout = request_timeout
-        self.client = UpstreamClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver)
+        self.client: UpstreamClient | AiohttpClient
+        if client == "aiohttp":
+            self.client = AiohttpClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver)
+        else:
+            self.client = UpstreamClient(connect_timeout=connect_timeout,
+                                         connections_per_host=connections_per_receiver)
 
     async def close(self) -> None:
         await self.client.close()

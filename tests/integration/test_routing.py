@@ -371,3 +371,22 @@ async def test_receiver_answering_garbage_gets_4003(net: Network) -> None:
         bad = await net.registered(hub, cpo("cpo-bad", pid="GRB", module_base=f"http://127.0.0.1:{port}"))
         status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC1", to=bad.party())
     assert status == 502 and body["status_code"] == 4003 and "NL*GRB" in body["status_message"]
+
+
+async def test_aiohttp_fallback_client_routes_and_maps_failures_the_same(net: Network) -> None:
+    hub = await net.hub(outbound_client="aiohttp", request_timeout=0.5)
+    msp = await net.registered(hub, emsp("emsp"))
+    station = await net.registered(hub, cpo("cpo"))
+    status, headers, body = await msp.call("GET", "locations", "SENDER", "?limit=3", to=station.party())
+    assert status == 200 and len(body["data"]) == 3 and headers["link"].startswith(f"<{hub.base_url}/")
+    gone = await net.registered(hub, cpo("gone", pid="GON", module_base=f"http://127.0.0.1:{free_port()}"))
+    status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC1", to=gone.party())
+    assert (status, body["status_code"]) == (502, 4003)
+    async with raw_tcp_server("hang") as port:
+        slow = await net.registered(hub, cpo("slow", pid="SLO", module_base=f"http://127.0.0.1:{port}"))
+        status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC1", to=slow.party())
+    assert (status, body["status_code"]) == (504, 4002)
+    async with raw_tcp_server("garbage") as port:
+        bad = await net.registered(hub, cpo("bad", pid="GRB", module_base=f"http://127.0.0.1:{port}"))
+        status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC1", to=bad.party())
+    assert (status, body["status_code"]) == (502, 4003)
