@@ -176,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("--quick", action="store_true", help="short runs, fewer concurrency levels")
     args.add_argument("--tiny", action="store_true", help="smoke check for the test suite (about 20 s)")
     args.add_argument("--out", type=Path, default=RESULTS)
+    args.add_argument("--plot-only", action="store_true", help="redraw the plots from the last results file")
     opts = args.parse_args(argv)
+    if opts.plot_only:
+        plot(json.loads((opts.out / "latest.json").read_text()))
+        return 0
     seconds = 1.0 if opts.tiny else 3.0 if opts.quick else 10.0
     levels = [4] if opts.tiny else [16] if opts.quick else [1, 16, 64]
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                     servers.append(("hub (logs off)", hub_cmd, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, "/readyz"))
                     servers.append(("hub (aiohttp client)", hub_cmd, hub_env | {"OCPI_HUB_OUTBOUND_CLIENT": "aiohttp"},
                                     "/readyz"))
+                    servers.append(("hypercorn ceiling", [PY, "-m", "benchmarks.fixed_response"], {}, None))
                     servers.append(("naive (aiohttp)", [PY, "-m", "benchmarks.naive_forwarder", "aiohttp"], {}, None))
                     servers.append(("naive (httpx)", [PY, "-m", "benchmarks.naive_forwarder", "httpx"], {}, None))
                 print("forwarding:", flush=True)
@@ -325,6 +330,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     hub_put, naive_put = pick("hub", "PUT", c), pick("naive (aiohttp)", "PUT", c)
     if hub_put and naive_put:
         out["hub_over_naive_put"] = round(hub_put["rps"] / naive_put["rps"], 2)
+    ceiling = pick("hypercorn ceiling", "GET", c)
+    if hub_get and ceiling:
+        out["hub_share_of_hypercorn_ceiling_get"] = round(hub_get["rps"] / ceiling["rps"], 2)
     one_hub, one_direct = pick("hub", "GET", 1), pick("direct", "GET", 1)
     if one_hub and one_direct:
         out["hub_added_latency_p50_ms_at_c1"] = round(one_hub["p50_ms"] - one_direct["p50_ms"], 3)
@@ -352,7 +360,7 @@ def plot(results: dict[str, Any]) -> None:
     for server in dict.fromkeys(r["server"] for r in rows):
         pts = [r for r in rows if r["server"] == server and r["method"] == "GET"]
         ax.plot([r["connections"] for r in pts], [r["rps"] for r in pts], marker="o", label=server)
-    ax.set(xlabel="concurrent connections", ylabel="requests/s (GET, 1 KB Location)", xscale="log",
+    ax.set(xlabel="concurrent connections", ylabel="requests/s (GET, 1 KB Location)", xscale="log", yscale="log",
            title="Throughput vs concurrency")
     ax.legend(fontsize=8)
     fig.tight_layout()

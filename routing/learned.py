@@ -18,8 +18,9 @@ class Kind(enum.StrEnum):
 
 
 class LearnedRoutes:
-    """Bounded maps ``object id -> party``; the oldest entries go first past ``max_per_kind`` (a miss
-    then costs the caller a database look-up, on the open-routing path only)."""
+    """Bounded maps ``object id -> party``: past ``max_per_kind`` the least recently learned entry is
+    forgotten by this process (the database keeps it; open routing then answers 2001 for that object
+    until it is pushed through the hub again)."""
 
     def __init__(self, max_per_kind: int = 1_000_000) -> None:
         self.max_per_kind = max_per_kind
