@@ -18,7 +18,7 @@ import aiohttp
 import msgspec
 
 from partners import handshake, store
-from partners.errors import ClientApiUnusableError, InvalidParametersError, NoMatchingEndpointsError
+from partners.errors import InvalidParametersError, NoMatchingEndpointsError
 from partners.model import BusinessDetails, Credentials, CredentialsRole, Role, VersionDetails
 from partners.registry import Platform
 from partners.sync import RegistrySync
@@ -152,5 +152,3 @@ def _check_roles(roles: list[CredentialsRole]) -> None:
         if r.role is Role.HUB:
             raise NoMatchingEndpointsError("the hub does not connect to other hubs yet (role HUB offered)")
 
-
-__all__ = ["ClientApiUnusableError", "HubIdentity", "Registrar"]

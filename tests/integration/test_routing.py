@@ -390,3 +390,17 @@ async def test_aiohttp_fallback_client_routes_and_maps_failures_the_same(net: Ne
         bad = await net.registered(hub, cpo("bad", pid="GRB", module_base=f"http://127.0.0.1:{port}"))
         status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC1", to=bad.party())
     assert (status, body["status_code"]) == (502, 4003)
+
+
+async def test_receiver_redirect_for_a_missing_slash_is_followed_through_the_hub(world: World) -> None:
+    # Sloppy stacks answer 307 pointing at the same URL with a trailing slash: the Location is rebased
+    # on the hub, so a client that follows it stays on the hub.
+    world.cpo.answers[("tariffs", "SENDER")] = (
+        307, b"", {"Location": f"{world.cpo.base_url}/sender/tariffs/?limit=5"})
+    status, headers, _ = await world.emsp.call("GET", "tariffs", "SENDER", "?limit=5", to=world.cpo.party())
+    assert status == 307
+    assert headers["location"] == f"{world.hub.base_url}/ocpi/2.2.1/sender/tariffs/?limit=5"
+    del world.cpo.answers[("tariffs", "SENDER")]
+    status, _, body = await world.emsp.call("GET", "tariffs", "SENDER", url=headers["location"], to=world.cpo.party())
+    assert status == 200 and body["status_code"] == 1000
+    assert world.cpo.received[-1].path == "/sender/tariffs/"

@@ -265,7 +265,8 @@ class FakePlatform:
         data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
         if data is not None:
             h.setdefault("Content-Type", "application/json")
-        async with aiohttp.ClientSession() as http, http.request(method, target, data=data, headers=h) as r:
+        async with aiohttp.ClientSession() as http, http.request(method, target, data=data, headers=h,
+                                                                 allow_redirects=False) as r:
             raw = await r.read()
             try:
                 payload = json.loads(raw)
