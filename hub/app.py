@@ -11,7 +11,7 @@ import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import aiohttp
 from starlette.applications import Starlette
@@ -44,8 +44,10 @@ class HubApp:
     """ASGI entry point: routed paths go straight to :class:`RoutingApp`, everything else through
     Starlette (whose lifespan builds the state both use)."""
 
-    def __init__(self, config: Config, dsn: str, *, admin_token: str | None = None) -> None:
+    def __init__(self, config: Config, dsn: str, *, admin_token: str | None = None,
+                 log_stream: BinaryIO | None = None) -> None:
         self.config = config
+        self.log_stream = log_stream
         self.dsn = dsn
         self.admin_token = admin_token or config.admin_token or secrets.token_urlsafe(24)
         self.state: HubState | None = None
@@ -78,7 +80,7 @@ class HubApp:
             stack.push_async_callback(pool.close)
             registry = Registry()
             metrics = Metrics(registry)
-            access_log = AccessLog(sys.stderr.buffer,
+            access_log = AccessLog(self.log_stream or sys.stderr.buffer,
                                    enabled=logging.getLogger("ocpihub.request").isEnabledFor(logging.INFO))
             stack.callback(access_log.flush)
             forwarder = Forwarder(

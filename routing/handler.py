@@ -117,17 +117,18 @@ class RoutingApp:
         module, interface, outcome = "unknown", "-", "error"
         status = 500
         detail = ""
+        parties = _Parties()
         self.observer.request_started()
         try:
             if path.startswith(CALLBACK_PREFIX):
                 module = "callback"
-                upstream = await self._callback(scope, receive, headers, correlation_id)
+                upstream = await self._callback(scope, receive, headers, correlation_id, parties)
             else:
                 route_path = parse_route_path(path)
                 if route_path is None:
                     raise _NoSuchEndpoint(f"no OCPI endpoint at {path}")
                 module, interface = route_path.module, route_path.interface.value
-                upstream = await self._forward(scope, receive, headers, correlation_id, route_path)
+                upstream = await self._forward(scope, receive, headers, correlation_id, route_path, parties)
             status = upstream.status
             outcome = Outcome.OK
             await self._respond_upstream(send, upstream, request_id, correlation_id)
@@ -147,19 +148,21 @@ class RoutingApp:
         finally:
             self.observer.request_done(RequestRecord(
                 scope["method"], module, interface, str(outcome), status, time.perf_counter() - started,
-                _party_text(headers.from_country_code, headers.from_party_id),
-                _party_text(headers.to_country_code, headers.to_party_id),
+                parties.sender or _party_text(headers.from_country_code, headers.from_party_id),
+                parties.receiver or _party_text(headers.to_country_code, headers.to_party_id),
                 request_id.decode("latin-1"), correlation_id.decode("latin-1"), detail,
             ))
 
     async def _forward(
-        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: RoutePath
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: RoutePath,
+        parties: _Parties,
     ) -> UpstreamResponse:
         module = route_path.module
         interface = route_path.interface
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
+        parties.sender = sender.label
         key = to_key(headers.to_country_code, headers.to_party_id)
         method: str = scope["method"]
         hub_party = self.settings.hub_party
@@ -185,6 +188,7 @@ class RoutingApp:
                     "endpoints only; broadcast push on locations, tariffs and tokens RECEIVER endpoints)"
                 )
             route = resolve_receiver(snapshot, target, module, interface)
+        parties.receiver = route.party.label
         assert route.platform.outbound_auth is not None
 
         query: str = scope.get("query_string", b"").decode("latin-1")
@@ -245,13 +249,14 @@ class RoutingApp:
                                       (b"ocpi-to-party-id", sender.party_id.encode())], answer)
 
     async def _callback(
-        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, parties: _Parties
     ) -> UpstreamResponse:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         ticket = callbacks.redeem(
             self.callback_key, scope["path"][len(CALLBACK_PREFIX):], caller_platform=platform.id, now=self.clock()
         )
+        parties.sender, parties.receiver = ticket.receiver_party, ticket.sender_party
         if scope["method"] != "POST":
             raise MethodNotAllowedError("callbacks are delivered with POST")
         target: Platform | None = snapshot.platforms.get(ticket.sender_platform)
@@ -306,6 +311,17 @@ class RoutingApp:
                 out.append((lname, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
+
+
+class _Parties:
+    """Who a request turned out to be from and for (inferred or open-routed ones included), for the
+    request log and the liveness evidence."""
+
+    __slots__ = ("receiver", "sender")
+
+    def __init__(self) -> None:
+        self.sender = ""
+        self.receiver = ""
 
 
 class _NoSuchEndpoint(ClientError):

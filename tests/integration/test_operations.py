@@ -4,6 +4,8 @@ shutdown, several workers, request logs without tokens."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import re
 import signal
 import urllib.error
@@ -155,3 +157,24 @@ async def test_dashboard_uses_only_metrics_the_hub_exports(net: Network) -> None
                 for m in re.findall(r"^(ocpihub_[a-z_]+)", text, flags=re.MULTILINE)}
     used = dashboard_metric_names()
     assert used <= exported, f"the dashboard queries metrics the hub does not export: {used - exported}"
+
+
+async def test_request_log_names_inferred_and_open_routed_parties(net: Network,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="ocpihub.request")  # as `ocpi-hub serve` configures it by default
+    log = io.BytesIO()
+    hub = await net.hub(log_stream=log)
+    msp = await net.registered(hub, emsp("emsp"))
+    station = await net.registered(hub, cpo("cpo"))
+    session = {"id": "S7", "cdr_token": {"country_code": "DE", "party_id": "MSP", "uid": "T"}}
+    no_headers = {"OCPI-from-country-code": None, "OCPI-from-party-id": None}
+    status, headers, _ = await station.call("PUT", "sessions", "RECEIVER", "/NL/CPO/S7", body=session,
+                                            headers=no_headers)  # type: ignore[arg-type]
+    assert status == 200
+    await asyncio.sleep(0.4)  # the request log is written in batches every 200 ms
+    lines = [json.loads(line) for line in log.getvalue().decode().splitlines()]
+    [routed] = [r for r in lines if r.get("msg") == "routed" and r["correlation_id"] == headers["_sent_correlation_id"]]
+    assert (routed["from"], routed["to"], routed["ocpi_module"], routed["status"]) == ("NL*CPO", "DE*MSP", "sessions",
+                                                                                      200)
+    for secret in (msp.token_to_hub, station.token_to_hub, msp.token_for_hub, station.token_for_hub):
+        assert secret and secret not in str(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import aiohttp
 
@@ -46,11 +46,11 @@ class Network:
         self.stack = contextlib.AsyncExitStack()
         self._partner_stacks: dict[int, contextlib.AsyncExitStack] = {}
 
-    async def hub(self, **settings: Any) -> RunningHub:
+    async def hub(self, log_stream: BinaryIO | None = None, **settings: Any) -> RunningHub:
         port = free_port()
         config = load({}, port=port, host="127.0.0.1", **settings)
         admin_token = secrets.token_urlsafe(12)
-        app = HubApp(config, self.dsn, admin_token=admin_token)
+        app = HubApp(config, self.dsn, admin_token=admin_token, log_stream=log_stream)
         base = await self.stack.enter_async_context(served(app, port))
         return RunningHub(app, base, admin_token)
 
