@@ -56,20 +56,11 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 log = logging.getLogger("ocpihub.routing")
 
-# Response headers of a receiver that go back to the caller (rewritten where marked).
-_PASSED_BACK = {
-    b"content-type": None,
-    b"content-encoding": None,
-    b"x-total-count": None,
-    b"x-limit": None,
-    b"link": "rewrite",
-    b"location": "rewrite",
-    b"ocpi-from-country-code": None,
-    b"ocpi-from-party-id": None,
-    b"ocpi-to-country-code": None,
-    b"ocpi-to-party-id": None,
-    b"warning": None,
-}
+# Response headers of a receiver that go back to the caller (Link and Location rebased on the hub first).
+_PASSED_BACK = frozenset({
+    b"content-type", b"content-encoding", b"x-total-count", b"x-limit", b"link", b"location",
+    b"ocpi-from-country-code", b"ocpi-from-party-id", b"ocpi-to-country-code", b"ocpi-to-party-id", b"warning",
+})
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _validate_json = msgspec.json.Decoder(msgspec.Raw)

@@ -1,0 +1,25 @@
+"""The README's configuration table and the Config object describe the same settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hub.config import DESCRIPTIONS, PREFIX, Config
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_readme_table_and_nothing_else() -> None:
+    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = {name.lower() for name in re.findall(r"`OCPI_HUB_([A-Z_]+)`", table)}
+    assert documented == set(Config.__struct_fields__)
+    assert set(DESCRIPTIONS) == set(Config.__struct_fields__)
+    assert PREFIX == "OCPI_HUB_"
+
+
+def test_readme_opens_with_the_two_commands_ci_runs() -> None:
+    commands = re.findall(r"^(python3 -m venv .*)$", README, flags=re.MULTILINE)
+    assert commands[0].endswith("ocpi-hub serve")
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert commands[1] in ci
