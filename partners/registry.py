@@ -8,6 +8,7 @@ never a half-updated one.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -131,10 +132,25 @@ class Snapshot:
 
 
 EMPTY = Snapshot({}, {}, {})
+_INTERFACES: dict[object, InterfaceRole] = {r.value: r for r in InterfaceRole}
 
 
 def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
-    """A new snapshot from all rows of the store; pure, so it tests without a database."""
+    """A new snapshot from all rows of the store; pure, so it tests without a database.
+
+    The cyclic garbage collector is paused while it runs: the build allocates many long-lived
+    objects and no cycles, and collections triggered by those allocations made it superlinear
+    (100,000 platforms: 3.4 s with, well under 1 s without)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(platform_rows, party_rows)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
     parties_of: dict[int, list[Party]] = {}
     for party_row in party_rows:
         parties_of.setdefault(party_row.platform_id, []).append(
@@ -153,11 +169,11 @@ def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[Pa
     for row in platform_rows:
         endpoints: dict[EndpointKey, str] = {}
         for ep in row.endpoints:
-            role = ep.get("role")
+            role = _INTERFACES.get(ep.get("role"))  # a dict, not InterfaceRole(): half the build time
             identifier = str(ep.get("identifier", ""))
             url = str(ep.get("url", ""))
-            if role in ("SENDER", "RECEIVER"):
-                endpoints[(identifier, InterfaceRole(role))] = url
+            if role is not None:
+                endpoints[(identifier, role)] = url
             else:
                 # Role-less endpoints (credentials, or a pre-2.2 style listing) serve both interfaces.
                 endpoints.setdefault((identifier, InterfaceRole.SENDER), url)

@@ -103,10 +103,16 @@ FROM parties ORDER BY id
 """
 
 
-async def load_registry(pool: Pool) -> tuple[list[PlatformRow], list[PartyRow]]:
+async def load_registry(pool: Pool) -> tuple[list[Any], list[Any]]:
+    """All platform and party records, read in one consistent snapshot of the database (convert them
+    with :func:`registry_rows`, which is CPU work best done off the event loop)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         platforms = await conn.fetch(_SELECT_PLATFORMS)
         parties = await conn.fetch(_SELECT_PARTIES)
+    return platforms, parties
+
+
+def registry_rows(platforms: list[Any], parties: list[Any]) -> tuple[list[PlatformRow], list[PartyRow]]:
     return (
         [msgspec.convert(dict(r), PlatformRow) for r in platforms],
         [msgspec.convert(dict(r), PartyRow) for r in parties],

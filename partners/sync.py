@@ -16,9 +16,13 @@ from typing import Any
 import asyncpg
 
 from partners import store
-from partners.registry import Registry, build_snapshot
+from partners.registry import Registry, Snapshot, build_snapshot
 
 log = logging.getLogger("ocpihub.registry")
+
+
+def _build(platforms: list[Any], parties: list[Any]) -> Snapshot:
+    return build_snapshot(*store.registry_rows(platforms, parties))
 
 
 class RegistrySync:
@@ -42,10 +46,15 @@ class RegistrySync:
         self.listening = False
 
     async def reload(self) -> None:
-        """Build a new snapshot from the database and swap it in (serialised, last writer wins)."""
+        """Build a new snapshot from the database and swap it in (serialised, last writer wins).
+
+        Building is CPU work that grows with the registry (100,000 platforms: most of a second), so it
+        runs in a thread: requests keep being served on the event loop meanwhile, from the old snapshot.
+        """
         async with self._lock:
-            platforms, parties = await store.load_registry(self.pool)
-            self.registry.swap(build_snapshot(platforms, parties))
+            records = await store.load_registry(self.pool)
+            snapshot = await asyncio.to_thread(_build, *records)
+            self.registry.swap(snapshot)
         if self.on_reload is not None:
             self.on_reload()
 
