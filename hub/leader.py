@@ -10,6 +10,8 @@ import logging
 
 import asyncpg
 
+from hub.background import cancel
+
 log = logging.getLogger("ocpihub.leader")
 
 _LOCK = 0x0C91_C1E4
@@ -28,10 +30,7 @@ class LeaderLease:
         self._task = asyncio.create_task(self._run(), name="leader-lease")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         self.is_leader = False
         if self._conn is not None and not self._conn.is_closed():
             with contextlib.suppress(Exception):

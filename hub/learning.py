@@ -10,6 +10,7 @@ import datetime
 import logging
 from typing import Any
 
+from hub.background import cancel
 from partners import store
 from routing.learned import Kind, LearnedRoutes
 
@@ -29,10 +30,7 @@ class LearnedSync:
         self._task = asyncio.create_task(self._run(), name="learned-routes")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         with contextlib.suppress(Exception):
             await self.sync_once()  # what was learned last is not lost on shutdown
 

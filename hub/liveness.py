@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from hub.background import cancel
 from hub.leader import LeaderLease
 from partners import store
 from partners.model import ConnectionStatus, InterfaceRole, Role
@@ -91,10 +91,7 @@ class Liveness:
         self._loop_task = asyncio.create_task(self._still_alive_loop(), name="still-alive")
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        await cancel(self._loop_task)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
 

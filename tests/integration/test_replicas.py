@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.support.network import Network
-from tests.support.partner import cpo, emsp
+from tests.support.partner import FakePlatform, Role, cpo, emsp
 from tests.support.process import HubProcess
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.anyio
+
+
+async def poll_get(client: FakePlatform, url: str, to: Role, until: Callable[[int], bool],
+                   seconds: float = 1.0) -> tuple[int, Any, float]:
+    """GET ``url`` through a hub until ``until(status)`` or ``seconds`` pass: (status, body, elapsed)."""
+    started = time.monotonic()
+    while True:
+        status, _, body = await client.call("GET", "locations", "SENDER", url=url, to=to)
+        elapsed = time.monotonic() - started
+        if until(status) or elapsed > seconds:
+            return status, body, elapsed
+        await asyncio.sleep(0.02)
 
 
 async def test_platform_registered_through_one_replica_routes_through_another(net: Network) -> None:
@@ -22,16 +36,10 @@ async def test_platform_registered_through_one_replica_routes_through_another(ne
     second = await net.hub(registry_reload_seconds=3600)  # only NOTIFY can make this pass in time
     msp = await net.registered(first, emsp("emsp"))
     station = await net.registered(first, cpo("cpo"))
-    registered_at = time.monotonic()
-
     url = msp.hub_endpoints[("locations", "SENDER")].replace(first.base_url, second.base_url) + "/LOC1"
-    while True:
-        status, _, body = await msp.call("GET", "locations", "SENDER", url=url, to=station.party())
-        if status == 200 or time.monotonic() - registered_at > 1.0:
-            break
-        await asyncio.sleep(0.02)
+    status, body, elapsed = await poll_get(msp, url, station.party(), lambda s: s == 200)
     assert status == 200, body
-    assert time.monotonic() - registered_at <= 1.0
+    assert elapsed <= 1.0
 
 
 async def test_suspension_on_one_replica_stops_routing_on_another(net: Network) -> None:
@@ -43,12 +51,7 @@ async def test_suspension_on_one_replica_stops_routing_on_another(net: Network) 
     cpo_id = next(p["id"] for p in platforms if p["parties"][0]["role"] == "CPO")
     await first.admin("POST", f"/admin/platforms/{cpo_id}/suspend")
     url = msp.hub_endpoints[("locations", "SENDER")].replace(first.base_url, second.base_url) + "/LOC1"
-    deadline = time.monotonic() + 1.0
-    while True:
-        status, _, body = await msp.call("GET", "locations", "SENDER", url=url, to=station.party())
-        if status != 200 or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.02)
+    _, body, _ = await poll_get(msp, url, station.party(), lambda s: s != 200)
     assert body["status_code"] == 4003
 
 
@@ -68,13 +71,8 @@ async def test_two_hub_processes_on_one_database(net: Network, dsn: str, tmp_pat
             ) as r:
                 invitation = await r.json()
             await partner.register_with(invitation["versions_url"], invitation["token"])
-        registered_at = time.monotonic()
         url = msp.hub_endpoints[("locations", "SENDER")].replace(one.base_url, two.base_url) + "/LOC2"
-        while True:
-            status, _, body = await msp.call("GET", "locations", "SENDER", url=url, to=station.party())
-            if status == 200 or time.monotonic() - registered_at > 1.0:
-                break
-            await asyncio.sleep(0.02)
+        status, body, _ = await poll_get(msp, url, station.party(), lambda s: s == 200)
         assert status == 200 and body["data"]["id"] == "LOC2"
     finally:
         assert one.stop() == 0, one.output()
