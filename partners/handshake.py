@@ -24,6 +24,8 @@ _TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 
 def _unwrap(payload: Any) -> Any:
     """``data`` of an OCPI envelope. Tolerates stacks that send the bare data without envelope."""
+    if not (isinstance(payload, dict) and "status_code" in payload):
+        log.warning("partner answered without the OCPI envelope; accepted")
     if isinstance(payload, dict) and "status_code" in payload:
         status = payload.get("status_code")
         if isinstance(status, int) and not 1000 <= status < 2000:
@@ -59,7 +61,8 @@ async def discover(http: aiohttp.ClientSession, versions_url: str, token: Secret
     """The partner's endpoints for the best version we share with it."""
     data = await _call(http, "GET", versions_url, token, "versions endpoint")
     if isinstance(data, dict):
-        data = [data]  # a single Version where a list belongs: seen in the wild
+        log.warning("partner sent a single Version where a list belongs; accepted")
+        data = [data]
     try:
         versions = msgspec.convert(data, list[Version])
     except msgspec.ValidationError as exc:
@@ -72,6 +75,9 @@ async def discover(http: aiohttp.ClientSession, versions_url: str, token: Secret
             f"hub supports {list(SUPPORTED_VERSIONS)}"
         )
     details_data = await _call(http, "GET", offered[chosen], token, "version details endpoint")
+    if isinstance(details_data, list) and len(details_data) == 1:
+        log.warning("partner wrapped its version details in a list; accepted")
+        details_data = details_data[0]
     try:
         details = msgspec.convert(details_data, VersionDetails)
     except msgspec.ValidationError as exc:

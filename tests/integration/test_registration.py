@@ -216,3 +216,14 @@ async def test_suspend_and_unsuspend_through_admin_api(net: Network) -> None:
     assert status == 204
     status, _ = await hub.admin("GET", f"/admin/platforms/{platform['id']}")
     assert status == 404
+
+
+async def test_sloppy_partner_stack_still_registers(net: Network) -> None:
+    # No envelope on versions, a single Version object, details wrapped in a list, a plain token.
+    hub = await net.hub()
+    partner = await net.partner(emsp("sloppy", sloppy=True))
+    answer = await partner.register_with(hub.versions_url, await hub.invite())
+    assert answer["status_code"] == 1000
+    _, [platform] = await hub.admin("GET", "/admin/platforms")
+    assert platform["status"] == "CONNECTED" and platform["version"] == "2.2.1"
+    assert any(e["identifier"] == "tokens" for e in platform["endpoints"])

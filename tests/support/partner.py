@@ -98,6 +98,9 @@ class FakePlatform:
     clientinfo: list[Received] = field(default_factory=list)
     # A custom answer per (module, interface): status, body, extra headers.
     answers: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
+    # Answer versions and version details the sloppy way: no envelope, a single Version object, details
+    # wrapped in a list, plain (not base64) tokens towards the hub.
+    sloppy: bool = False
     # Seconds each module request waits before it is answered (a slow receiver).
     delay: float = 0.0
     # Callback URLs (response_url) received on commands / charging profiles.
@@ -120,7 +123,10 @@ class FakePlatform:
     async def _versions(self, request: Request) -> Response:
         if not self._authorized(request):
             return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
-        return JSONResponse(envelope([{"version": v, "url": f"{self.base_url}/{v}"} for v in self.versions]))
+        versions = [{"version": v, "url": f"{self.base_url}/{v}"} for v in self.versions]
+        if self.sloppy:
+            return JSONResponse(versions[0] if len(versions) == 1 else versions)
+        return JSONResponse(envelope(versions))
 
     async def _details(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -128,7 +134,8 @@ class FakePlatform:
         endpoints = [{"identifier": "credentials", "role": "SENDER", "url": f"{self.base_url}/2.2.1/credentials"}]
         base = self.module_base or self.base_url
         endpoints += [{"identifier": m, "role": r, "url": f"{base}/{r.lower()}/{m}"} for m, r in self.modules]
-        return JSONResponse(envelope({"version": "2.2.1", "endpoints": endpoints}))
+        details = {"version": "2.2.1", "endpoints": endpoints}
+        return JSONResponse(envelope([details] if self.sloppy else details))
 
     async def _credentials(self, request: Request) -> Response:
         """Receiver side of the handshake (the hub registers with us)."""
@@ -227,7 +234,7 @@ class FakePlatform:
         await self.discover_hub(versions_url)
         async with aiohttp.ClientSession() as http:
             async with http.post(self.hub_endpoints[("credentials", "RECEIVER")], json=self.credentials(),
-                                 headers={"Authorization": token_header(token_a)}) as r:
+                                 headers={"Authorization": token_header(token_a, plain=self.sloppy)}) as r:
                 answer: dict[str, Any] = await r.json()
                 assert r.status == 200, answer
         self.token_to_hub = answer["data"]["token"]
