@@ -15,6 +15,8 @@ from typing import Any, BinaryIO
 
 import aiohttp
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.access_log import AccessLog
@@ -25,8 +27,10 @@ from hub.learning import LearnedSync
 from hub.liveness import Liveness
 from hub.metrics import Metrics
 from hub.observer import HubObserver
+from hub.responses import admin_error, ocpi_error
 from hub.state import HubState
 from partners import store
+from partners.errors import ServerError
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry, party_key
 from partners.sync import RegistrySync
@@ -63,6 +67,7 @@ class HubApp:
                 *admin.routes,
             ],
             lifespan=self._lifespan,
+            exception_handlers={Exception: _unexpected},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,6 +148,14 @@ class HubApp:
                 yield
             finally:
                 self.state = None
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """Anything the hub's own endpoints did not expect: 3000 in the OCPI envelope (or the admin API's
+    JSON), never a stack trace. Starlette logs the traceback."""
+    if request.url.path.startswith("/admin"):
+        return admin_error("internal hub error", 500)
+    return ocpi_error(request, ServerError("internal hub error"))
 
 
 def build_app(config: Config, dsn: str, **kwargs: Any) -> HubApp:

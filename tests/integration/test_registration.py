@@ -227,3 +227,13 @@ async def test_sloppy_partner_stack_still_registers(net: Network) -> None:
     _, [platform] = await hub.admin("GET", "/admin/platforms")
     assert platform["status"] == "CONNECTED" and platform["version"] == "2.2.1"
     assert any(e["identifier"] == "tokens" for e in platform["endpoints"])
+
+
+async def test_database_failure_is_an_ocpi_3000_not_a_stack_trace(net: Network) -> None:
+    hub = await net.hub()
+    assert hub.app.state is not None
+    await hub.app.state.pool.close()  # the hub's database connection is gone
+    status, body = await get(hub.versions_url, "a-token-this-hub-has-never-seen")
+    assert status == 500 and body["status_code"] == 3000 and body["status_message"] == "internal hub error"
+    status, admin = await hub.admin("GET", "/admin/platforms")
+    assert status == 500 and admin == {"error": "internal hub error"}
