@@ -11,7 +11,7 @@ import logging
 import secrets
 import sys
 from collections.abc import AsyncIterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import aiohttp
 from starlette.applications import Starlette
@@ -157,6 +157,3 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         return admin_error("internal hub error", 500)
     return ocpi_error(request, ServerError("internal hub error"))
 
-
-def build_app(config: Config, dsn: str, **kwargs: Any) -> HubApp:
-    return HubApp(config, dsn, **kwargs)

@@ -65,26 +65,19 @@ class Liveness:
         self._loop_task: asyncio.Task[None] | None = None
 
     # -- evidence, from the request path (cheap: dict writes) --------------------------------
-    def contact(self, label: str) -> None:
-        platform_id = self._platform_of(label)
-        if platform_id is not None:
+    def contact(self, platform_id: int) -> None:
+        if platform_id >= 0:
             self.last_contact[platform_id] = time.monotonic()
             self.failures[platform_id] = 0
 
-    def failed(self, label: str) -> None:
-        platform_id = self._platform_of(label)
-        if platform_id is None:
+    def failed(self, platform_id: int) -> None:
+        if platform_id < 0:
             return
         count = self.failures.get(platform_id, 0) + 1
         self.failures[platform_id] = count
         platform = self.registry.snapshot.platforms.get(platform_id)
         if count == self.offline_after and platform is not None and platform.status is ConnectionStatus.CONNECTED:
             self._spawn(self._set_status(platform_id, ConnectionStatus.OFFLINE, "forwards failed"))
-
-    def _platform_of(self, label: str) -> int | None:
-        cc, _, pid = label.partition("*")
-        parties = self.registry.snapshot.by_party.get((cc, pid))
-        return parties[0].platform_id if parties else None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,8 +125,8 @@ class Liveness:
                                           platform.status))
         await asyncio.gather(*probes)
 
-    async def _probe(self, platform_id: int, url: str, auth: bytes, status: ConnectionStatus) -> None:
-        headers = [("Authorization", auth.decode("latin-1")), ("X-Request-ID", str(uuid.uuid4())),
+    async def _probe(self, platform_id: int, url: str, auth: str, status: ConnectionStatus) -> None:
+        headers = [("Authorization", auth), ("X-Request-ID", str(uuid.uuid4())),
                    ("X-Correlation-ID", str(uuid.uuid4()))]
         try:
             response = await self.forwarder.send("GET", url, headers, None, f"platform {platform_id}")
@@ -185,7 +178,7 @@ class Liveness:
                     or platform.status is not ConnectionStatus.CONNECTED):
                 continue
             url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
-            headers = [("Authorization", platform.outbound_auth.decode("latin-1")),
+            headers = [("Authorization", platform.outbound_auth),
                        ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),
                        ("Content-Type", "application/json")]
             sends.append(self._send(url, headers, body, platform.id))

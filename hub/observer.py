@@ -38,9 +38,7 @@ class HubObserver:
 
     def _evidence(self, record: RequestRecord) -> None:
         if record.outcome == "ok":
-            if record.sender:
-                self.liveness.contact(record.sender)
-            if record.receiver:
-                self.liveness.contact(record.receiver)
-        elif record.outcome in _UNREACHABLE and record.receiver:
-            self.liveness.failed(record.receiver)
+            self.liveness.contact(record.sender_platform)
+            self.liveness.contact(record.receiver_platform)
+        elif record.outcome in _UNREACHABLE:
+            self.liveness.failed(record.receiver_platform)

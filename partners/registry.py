@@ -56,7 +56,7 @@ class Platform(msgspec.Struct, frozen=True, kw_only=True):
     version: str | None
     endpoints: Mapping[EndpointKey, str]
     parties: tuple[Party, ...]
-    outbound_auth: bytes | None = None
+    outbound_auth: str | None = None
 
     def endpoint(self, module: str, interface: InterfaceRole) -> str | None:
         return self.endpoints.get((module, interface))
@@ -188,7 +188,8 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
             endpoints=endpoints,
             parties=tuple(parties_of.get(row.id, ())),
             outbound_auth=(
-                authorization_value(Secret(row.outbound_token)) if row.outbound_token is not None else None
+                authorization_value(Secret(row.outbound_token)).decode("ascii")
+                if row.outbound_token is not None else None
             ),
         )
         platforms[row.id] = platform

@@ -16,7 +16,7 @@ import time
 import uuid
 
 from partners.registry import PartyKey
-from routing.forward import Forwarder, Outcome, UpstreamFailure
+from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.observe import RequestRecord, RoutingObserver
 from routing.resolve import Route
 
@@ -55,17 +55,8 @@ class Broadcaster:
         if query:
             url = f"{url}?{query}"
         request_id = str(uuid.uuid4())
-        headers = [
-            ("Authorization", route.platform.outbound_auth.decode("latin-1")),
-            ("X-Request-ID", request_id),
-            ("X-Correlation-ID", correlation_id),
-            ("OCPI-from-country-code", hub_party[0]),
-            ("OCPI-from-party-id", hub_party[1]),
-            ("OCPI-to-country-code", route.party.country_code),
-            ("OCPI-to-party-id", route.party.party_id),
-        ]
-        if body is not None:
-            headers.append(("Content-Type", "application/json"))
+        headers = forwarded_headers(route.platform.outbound_auth, request_id, correlation_id, hub_party,
+                                    route.party.key, json_body=body is not None)
         started = time.perf_counter()
         status = 0
         async with self._slots:
@@ -83,4 +74,4 @@ class Broadcaster:
                                                                   "correlation_id": correlation_id})
         self.observer.delivered(RequestRecord(method, module, "broadcast", outcome, status,
                                               time.perf_counter() - started, sender_label, route.party.label,
-                                              request_id, correlation_id))
+                                              request_id, correlation_id, receiver_platform=route.platform.id))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import enum
 
+from partners.registry import PartyKey
 from routing.aiohttp_client import AiohttpClient
 from routing.errors import ForwardTimeoutError, ReceiverUnreachableError, RoutingError
-from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, UpstreamClient
+from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, Response, UpstreamClient
 
 
 class Outcome(enum.StrEnum):
@@ -18,13 +19,22 @@ class Outcome(enum.StrEnum):
     PROTOCOL = "protocol"
 
 
-class UpstreamResponse:
-    __slots__ = ("body", "raw_headers", "status")
-
-    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        self.status = status
-        self.raw_headers = raw_headers
-        self.body = body
+def forwarded_headers(auth: str, request_id: str, correlation_id: str, sender: PartyKey, receiver: PartyKey, *,
+                      json_body: bool) -> list[tuple[str, str]]:
+    """The headers of every request the hub sends on a routed path: the receiver's token, a request id
+    of the hub's own, the caller's correlation id, and the routing headers."""
+    headers = [
+        ("Authorization", auth),
+        ("X-Request-ID", request_id),
+        ("X-Correlation-ID", correlation_id),
+        ("OCPI-from-country-code", sender[0]),
+        ("OCPI-from-party-id", sender[1]),
+        ("OCPI-to-country-code", receiver[0]),
+        ("OCPI-to-party-id", receiver[1]),
+    ]
+    if json_body:
+        headers.append(("Content-Type", "application/json"))
+    return headers
 
 
 class UpstreamFailure(RoutingError):
@@ -56,7 +66,7 @@ class Forwarder:
 
     async def send(
         self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None, receiver: str
-    ) -> UpstreamResponse:
+    ) -> Response:
         """Forward one request; raises :class:`UpstreamFailure` (4002/4003) naming ``receiver``."""
         try:
             async with asyncio.timeout(self.request_timeout):
@@ -86,4 +96,4 @@ class Forwarder:
             ) from None
         except ProtocolFailed as exc:
             raise UpstreamFailure(ReceiverUnreachableError(f"receiver {receiver}: {exc}"), Outcome.PROTOCOL) from None
-        return UpstreamResponse(response.status, response.headers, response.body)
+        return response

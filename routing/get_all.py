@@ -18,8 +18,9 @@ import msgspec
 
 from partners.registry import Party
 from routing import envelope
-from routing.forward import Forwarder, UpstreamFailure, UpstreamResponse
+from routing.forward import Forwarder, UpstreamFailure, forwarded_headers
 from routing.resolve import Route
+from routing.upstream_client import Response
 
 log = logging.getLogger("ocpihub.get_all")
 
@@ -47,7 +48,7 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
 
 
 async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, query: str, correlation_id: str,
-                  hub_endpoint: str) -> UpstreamResponse:
+                  hub_endpoint: str) -> Response:
     params = dict(parse_qsl(query, keep_blank_values=True))
     offset = _int(params, "offset", 0)
     limit = min(_int(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
@@ -58,15 +59,8 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
         """(X-Total-Count, objects) of one owner's window."""
         assert route.platform.outbound_auth is not None
         url = f"{route.endpoint}?{urlencode(filters | {'offset': at, 'limit': count})}"
-        headers = [
-            ("Authorization", route.platform.outbound_auth.decode("latin-1")),
-            ("X-Request-ID", str(uuid.uuid4())),
-            ("X-Correlation-ID", correlation_id),
-            ("OCPI-from-country-code", caller.country_code),
-            ("OCPI-from-party-id", caller.party_id),
-            ("OCPI-to-country-code", route.party.country_code),
-            ("OCPI-to-party-id", route.party.party_id),
-        ]
+        headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()), correlation_id, caller.key,
+                                    route.party.key, json_body=False)
         try:
             response = await forwarder.send("GET", url, headers, None, route.party.label)
             page = _decode_page(response.body)
@@ -74,7 +68,7 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
             raise _Failed(str(exc)) from None
         if response.status >= 400 or not 1000 <= page.status_code < 2000:
             raise _Failed(f"answered HTTP {response.status}, status_code {page.status_code}")
-        total = next((int(v) for k, v in response.raw_headers if k.lower() == b"x-total-count" and v.isdigit()),
+        total = next((int(v) for k, v in response.headers if k.lower() == b"x-total-count" and v.isdigit()),
                      len(page.data))
         return total, page.data
 
@@ -123,4 +117,4 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
     if left_out:
         headers.append((b"warning", ('199 ocpi-hub "left out: ' + "; ".join(left_out)[:500].replace('"', "'")
                                      + '"').encode("latin-1", "replace")))
-    return UpstreamResponse(200, headers, body)
+    return Response(200, headers, body)

@@ -29,11 +29,18 @@ from partners.registry import Party, PartyKey, Platform, Registry
 from routing import callbacks, envelope, open_routing
 from routing.broadcast import Broadcaster
 from routing.errors import ReceiverUnreachableError
-from routing.forward import Forwarder, Outcome, UpstreamFailure, UpstreamResponse
+from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import get_all
 from routing.headers import RequestHeaders, read_headers
 from routing.learned import LearnedRoutes
-from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, RoutePath, hub_endpoint_path, parse_route_path
+from routing.modules import (
+    CALLBACK_MODULES,
+    CALLBACK_PREFIX,
+    ROUTED_MODULES,
+    RoutePath,
+    hub_endpoint_path,
+    parse_route_path,
+)
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.resolve import (
     authenticate,
@@ -49,6 +56,7 @@ from routing.rewrite import (
     rewrite_link_header,
     rewrite_query_response_url,
 )
+from routing.upstream_client import Response
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -61,6 +69,7 @@ _PASSED_BACK = frozenset({
     b"content-type", b"content-encoding", b"x-total-count", b"x-limit", b"link", b"location",
     b"ocpi-from-country-code", b"ocpi-from-party-id", b"ocpi-to-country-code", b"ocpi-to-party-id", b"warning",
 })
+_REBASED = frozenset({b"link", b"location"})
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _validate_json = msgspec.json.Decoder(msgspec.Raw)
@@ -98,6 +107,9 @@ class RoutingApp:
         self.learned = learned or LearnedRoutes()
         self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
+        # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
+        self._hub_bases = {(m, i): settings.public_url + hub_endpoint_path(m, i)
+                           for m in ROUTED_MODULES for i in InterfaceRole}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -122,7 +134,7 @@ class RoutingApp:
                 upstream = await self._forward(scope, receive, headers, correlation_id, route_path, parties)
             status = upstream.status
             outcome = Outcome.OK
-            await self._respond_upstream(send, upstream, request_id, correlation_id)
+            await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase)
         except ClientGone:
             outcome = "client_gone"
             return
@@ -142,18 +154,19 @@ class RoutingApp:
                 parties.sender or _party_text(headers.from_country_code, headers.from_party_id),
                 parties.receiver or _party_text(headers.to_country_code, headers.to_party_id),
                 request_id.decode("latin-1"), correlation_id.decode("latin-1"), detail,
+                parties.sender_platform, parties.receiver_platform,
             ))
 
     async def _forward(
         self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: RoutePath,
         parties: _Parties,
-    ) -> UpstreamResponse:
+    ) -> Response:
         module = route_path.module
         interface = route_path.interface
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
-        parties.sender = sender.label
+        parties.sender, parties.sender_platform = sender.label, platform.id
         key = to_key(headers.to_country_code, headers.to_party_id)
         method: str = scope["method"]
         hub_party = self.settings.hub_party
@@ -166,8 +179,7 @@ class RoutingApp:
             if method == "GET" and key == hub_party and interface is InterfaceRole.SENDER \
                     and not open_routing.segments(route_path.suffix):
                 return await get_all(self.forwarder, owner_routes(snapshot, module), sender, query_text,
-                                     correlation_id.decode("latin-1"),
-                                     self.settings.public_url + hub_endpoint_path(module, interface))
+                                     correlation_id.decode("latin-1"), self._hub_bases[(module, interface)])
             target = open_routing.decide(module, interface, method, route_path.suffix,
                                          open_routing.read_body(body), self.learned.lookup)
             if target is None or target == hub_party:
@@ -179,7 +191,7 @@ class RoutingApp:
                     "endpoints only; broadcast push on locations, tariffs and tokens RECEIVER endpoints)"
                 )
             route = resolve_receiver(snapshot, target, module, interface)
-        parties.receiver = route.party.label
+        parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
         assert route.platform.outbound_auth is not None
 
         query: str = scope.get("query_string", b"").decode("latin-1")
@@ -202,26 +214,17 @@ class RoutingApp:
         url = route.endpoint.rstrip("/") + suffix if suffix else route.endpoint
         if query:
             url = f"{url}?{query}"
-        out_headers = [
-            ("Authorization", route.platform.outbound_auth.decode("latin-1")),
-            ("X-Request-ID", str(uuid.uuid4())),
-            ("X-Correlation-ID", correlation_id.decode("latin-1")),
-            ("OCPI-from-country-code", sender.country_code),
-            ("OCPI-from-party-id", sender.party_id),
-            ("OCPI-to-country-code", route.party.country_code),
-            ("OCPI-to-party-id", route.party.party_id),
-        ]
-        if body is not None:
-            out_headers.append(("Content-Type", "application/json"))
+        out_headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()),
+                                        correlation_id.decode("latin-1"), sender.key, route.party.key,
+                                        json_body=body is not None)
         upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
         if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
             open_routing.learn_from(module, interface, route_path.suffix, route.party.key, self.learned.learn)
-        hub_base = self.settings.public_url + hub_endpoint_path(module, interface)
-        self._rewrite_response_urls(upstream, route.endpoint, hub_base)
+        parties.rebase = (route.endpoint, self._hub_bases[(module, interface)])
         return upstream
 
     def _broadcast(self, scope: Scope, route_path: RoutePath, sender: Party, body: bytes | None, query: str,
-                   correlation_id: bytes) -> UpstreamResponse:
+                   correlation_id: bytes) -> Response:
         module, interface = route_path.module, route_path.interface
         routes = broadcast_routes(self.registry.snapshot, sender, module, interface)
         self.broadcaster.start(
@@ -233,7 +236,7 @@ class RoutingApp:
         hub_cc, hub_pid = self.settings.hub_party
         answer = envelope.encode(Envelope(status_code=1000, timestamp=envelope.timestamp(),
                                           status_message=f"broadcast to {len(routes)} receivers"))
-        return UpstreamResponse(200, [(b"content-type", b"application/json"),
+        return Response(200, [(b"content-type", b"application/json"),
                                       (b"ocpi-from-country-code", hub_cc.encode()),
                                       (b"ocpi-from-party-id", hub_pid.encode()),
                                       (b"ocpi-to-country-code", sender.country_code.encode()),
@@ -241,13 +244,14 @@ class RoutingApp:
 
     async def _callback(
         self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, parties: _Parties
-    ) -> UpstreamResponse:
+    ) -> Response:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         ticket = callbacks.redeem(
             self.callback_key, scope["path"][len(CALLBACK_PREFIX):], caller_platform=platform.id, now=self.clock()
         )
         parties.sender, parties.receiver = ticket.receiver_party, ticket.sender_party
+        parties.sender_platform, parties.receiver_platform = platform.id, ticket.sender_platform
         if scope["method"] != "POST":
             raise MethodNotAllowedError("callbacks are delivered with POST")
         target: Platform | None = snapshot.platforms.get(ticket.sender_platform)
@@ -256,63 +260,53 @@ class RoutingApp:
         body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
         from_cc, _, from_pid = ticket.receiver_party.partition("*")
         to_cc, _, to_pid = ticket.sender_party.partition("*")
-        out_headers = [
-            ("Authorization", target.outbound_auth.decode("latin-1")),
-            ("X-Request-ID", str(uuid.uuid4())),
-            ("X-Correlation-ID", correlation_id.decode("latin-1")),
-            ("OCPI-from-country-code", from_cc),
-            ("OCPI-from-party-id", from_pid),
-            ("OCPI-to-country-code", to_cc),
-            ("OCPI-to-party-id", to_pid),
-            ("Content-Type", "application/json"),
-        ]
+        out_headers = forwarded_headers(target.outbound_auth, str(uuid.uuid4()), correlation_id.decode("latin-1"),
+                                        (from_cc, from_pid), (to_cc, to_pid), json_body=True)
         return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party)
 
-    def _rewrite_response_urls(self, upstream: UpstreamResponse, upstream_base: str, hub_base: str) -> None:
-        raw = upstream.raw_headers
-        if not any(name.lower() in (b"link", b"location") for name, _ in raw):
-            return
-        rewritten = []
-        for name, value in raw:
-            lname = name.lower()
-            if lname in (b"link", b"location"):
-                text = value.decode("latin-1")
-                if lname == b"link":
-                    new, clean = rewrite_link_header(text, upstream_base, hub_base)
-                else:
-                    new, clean = rebase_url(text, upstream_base, hub_base)
-                if not clean:
-                    self.observer.tolerated(f"{lname.decode()}_header")
-                    log.warning("rewrote a %s header that did not point at the receiver's endpoint", lname.decode())
-                value = new.encode("latin-1")
-            rewritten.append((name, value))
-        upstream.raw_headers = rewritten
-
-    @staticmethod
-    async def _respond_upstream(
-        send: Send, upstream: UpstreamResponse, request_id: bytes, correlation_id: bytes
-    ) -> None:
+    async def _respond_upstream(self, send: Send, upstream: Response, request_id: bytes, correlation_id: bytes,
+                                rebase: tuple[str, str] | None) -> None:
+        """The receiver's answer to the caller, in one pass over its headers: the OCPI ones are kept,
+        and Link/Location are rebased from the receiver's endpoint (``rebase[0]``) onto the hub's."""
         # A Content-Length of our own spares Hypercorn the chunked encoding (and its extra write).
         out = [(b"content-length", str(len(upstream.body)).encode()), (b"x-request-id", request_id),
                (b"x-correlation-id", correlation_id)]
         passed = _PASSED_BACK
-        for name, value in upstream.raw_headers:
+        for name, value in upstream.headers:
             lname = name.lower()
-            if lname in passed:
-                out.append((lname, value))
+            if lname not in passed:
+                continue
+            if rebase is not None and lname in _REBASED:
+                value = self._rebase(lname, value, *rebase)
+            out.append((lname, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
+
+    def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str) -> bytes:
+        text = value.decode("latin-1")
+        if name == b"link":
+            new, clean = rewrite_link_header(text, upstream_base, hub_base)
+        else:
+            new, clean = rebase_url(text, upstream_base, hub_base)
+        if not clean:
+            self.observer.tolerated(f"{name.decode()}_header")
+            log.warning("rewrote a %s header that did not point at the receiver's endpoint", name.decode())
+        return new.encode("latin-1")
 
 
 class _Parties:
     """Who a request turned out to be from and for (inferred or open-routed ones included), for the
     request log and the liveness evidence."""
 
-    __slots__ = ("receiver", "sender")
+    __slots__ = ("rebase", "receiver", "receiver_platform", "sender", "sender_platform")
 
     def __init__(self) -> None:
         self.sender = ""
         self.receiver = ""
+        self.sender_platform = -1
+        self.receiver_platform = -1
+        # (receiver endpoint, hub endpoint) when the answer's Link/Location headers must be rebased.
+        self.rebase: tuple[str, str] | None = None
 
 
 class _NoSuchEndpoint(ClientError):

@@ -17,11 +17,12 @@ TOLERATED = ("link_header", "location_header")
 class RequestRecord:
     """One routed request, as reported once it is answered."""
 
-    __slots__ = ("correlation_id", "detail", "interface", "method", "module", "outcome", "receiver", "request_id",
-                 "seconds", "sender", "status")
+    __slots__ = ("correlation_id", "detail", "interface", "method", "module", "outcome", "receiver",
+                 "receiver_platform", "request_id", "seconds", "sender", "sender_platform", "status")
 
     def __init__(self, method: str, module: str, interface: str, outcome: str, status: int, seconds: float,
-                 sender: str, receiver: str, request_id: str, correlation_id: str, detail: str = "") -> None:
+                 sender: str, receiver: str, request_id: str, correlation_id: str, detail: str = "",
+                 sender_platform: int = -1, receiver_platform: int = -1) -> None:
         self.method = method
         self.module = module
         self.interface = interface
@@ -34,6 +35,9 @@ class RequestRecord:
         self.correlation_id = correlation_id
         # Why a request failed (a hub error's message: names parties, never tokens).
         self.detail = detail
+        # The platforms behind sender and receiver (-1: not known), as evidence of contact for liveness.
+        self.sender_platform = sender_platform
+        self.receiver_platform = receiver_platform
 
 
 class RoutingObserver(Protocol):

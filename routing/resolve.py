@@ -114,10 +114,10 @@ def resolve_receiver(snapshot: Snapshot, key: PartyKey, module: str, interface: 
     )
 
 
-def broadcast_routes(snapshot: Snapshot, sender: Party, module: str, interface: InterfaceRole) -> list[Route]:
-    """Every connected party that takes ``module``/``interface`` in a role on the other side from the
-    sender (a CPO's push reaches eMSP-type roles, OTHER included; an eMSP's reaches CPOs): one route per
-    party, so a platform hosting several gets one delivery each."""
+def _connected_routes(snapshot: Snapshot, module: str, interface: InterfaceRole,
+                      exclude: PartyKey | None = None) -> list[Route]:
+    """A route to every connected party that implements ``module``/``interface`` in a role that does,
+    one per party (a platform hosting several parties appears once per party)."""
     wanted = receiver_roles(module, interface)
     routes = []
     for platform in snapshot.platforms.values():
@@ -127,16 +127,19 @@ def broadcast_routes(snapshot: Snapshot, sender: Party, module: str, interface: 
         if endpoint is None:
             continue
         for party in platform.parties:
-            if party.role in wanted and party.key != sender.key:
+            if party.role in wanted and party.key != exclude:
                 routes.append(Route(party, platform, endpoint))
     return routes
+
+
+def broadcast_routes(snapshot: Snapshot, sender: Party, module: str, interface: InterfaceRole) -> list[Route]:
+    """Broadcast push: every connected party on the other side from the sender (a CPO's push reaches
+    eMSP-type roles, OTHER included; an eMSP's reaches CPOs), the sender itself excepted."""
+    return _connected_routes(snapshot, module, interface, exclude=sender.key)
 
 
 def owner_routes(snapshot: Snapshot, module: str) -> list[Route]:
     """GET all: every connected party that owns ``module`` objects (implements its SENDER interface),
     in a stable order so that pages stay stable."""
-    routes = broadcast_routes(snapshot, _NOBODY, module, InterfaceRole.SENDER)
+    routes = _connected_routes(snapshot, module, InterfaceRole.SENDER)
     return sorted(routes, key=lambda r: (r.party.key, r.party.role))
-
-
-_NOBODY = Party(country_code="", party_id="", role=Role.OTHER, platform_id=-1)
