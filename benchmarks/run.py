@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("--plot-only", action="store_true", help="redraw the plots from the last results file")
     opts = args.parse_args(argv)
     if opts.plot_only:
-        plot(json.loads((opts.out / "latest.json").read_text()))
+        plot(json.loads((opts.out / "latest.json").read_text()), PLOTS)
         return 0
     seconds = 1.0 if opts.tiny else 3.0 if opts.quick else 10.0
     levels = [4] if opts.tiny else [16] if opts.quick else [1, 16, 64]
@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(results["summary"], indent=2), flush=True)
     (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
     if not opts.tiny:
-        plot(results)
+        # Only a full run replaces the committed plots; a quick one draws next to its results.
+        plot(results, opts.out if opts.quick else PLOTS)
     return 0
 
 
@@ -345,7 +346,7 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def plot(results: dict[str, Any]) -> None:
+def plot(results: dict[str, Any], directory: Path) -> None:
     try:
         import matplotlib
 
@@ -354,7 +355,7 @@ def plot(results: dict[str, Any]) -> None:
     except ImportError:
         print("matplotlib not installed (pip install -e '.[bench]'): no plots", flush=True)
         return
-    PLOTS.mkdir(exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     rows = results["forwarding"]
     fig, ax = plt.subplots(figsize=(7, 4))
     for server in dict.fromkeys(r["server"] for r in rows):
@@ -364,7 +365,7 @@ def plot(results: dict[str, Any]) -> None:
            title="Throughput vs concurrency")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(PLOTS / "throughput.png", dpi=80)
+    fig.savefig(directory / "throughput.png", dpi=80)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -376,7 +377,7 @@ def plot(results: dict[str, Any]) -> None:
     ax.set(xlabel="latency (ms)", ylabel="fraction of requests", xscale="log", title=f"Latency CDF, GET, c={c}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(PLOTS / "latency_cdf.png", dpi=80)
+    fig.savefig(directory / "latency_cdf.png", dpi=80)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -385,7 +386,7 @@ def plot(results: dict[str, Any]) -> None:
     ax.set(xlabel="registered parties", ylabel="ns per routing decision", xscale="log", ylim=(0, None),
            title="Routing decision cost vs registry size")
     fig.tight_layout()
-    fig.savefig(PLOTS / "decision.png", dpi=80)
+    fig.savefig(directory / "decision.png", dpi=80)
     plt.close(fig)
 
 

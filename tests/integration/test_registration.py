@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import aiohttp
+import asyncpg
 import pytest
 
+from partners import store
 from tests.support.network import Network
-from tests.support.partner import cpo, emsp, token_header
+from tests.support.partner import FakePlatform, Role, cpo, emsp, token_header
 
 pytestmark = pytest.mark.anyio
 
@@ -237,3 +239,43 @@ async def test_database_failure_is_an_ocpi_3000_not_a_stack_trace(net: Network) 
     assert status == 500 and body["status_code"] == 3000 and body["status_message"] == "internal hub error"
     status, admin = await hub.admin("GET", "/admin/platforms")
     assert status == 500 and admin == {"error": "internal hub error"}
+
+
+async def test_partner_without_functional_modules_gets_3003(net: Network) -> None:
+    hub = await net.hub()
+    partner = await net.partner(FakePlatform(name="bare", roles=[Role("CPO", "NL", "BAR")], modules=[]))
+    token_a = await hub.invite()
+    partner.token_to_hub = token_a
+    await partner.discover_hub(hub.versions_url)
+    async with aiohttp.ClientSession() as http, http.post(
+        hub.base_url + "/ocpi/2.2.1/credentials", json=partner.credentials(),
+        headers={"Authorization": token_header(token_a)},
+    ) as r:
+        body = await r.json()
+    assert body["status_code"] == 3003 and "no functional module" in body["status_message"]
+
+
+async def test_invitation_announcing_a_taken_party_is_409(net: Network) -> None:
+    hub = await net.hub()
+    await net.registered(hub, cpo("cpo-1"))
+    status, body = await hub.admin("POST", "/admin/invitations",
+                                   {"parties": [{"country_code": "NL", "party_id": "CPO", "role": "CPO"}]})
+    assert status == 409 and "NL*CPO" in body["error"]
+    _, platforms = await hub.admin("GET", "/admin/platforms")
+    assert len(platforms) == 1, "the refused invitation left no platform behind"
+
+
+async def test_database_with_a_newer_schema_is_refused(dsn: str) -> None:
+    await store.migrate(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future.sql')")
+    finally:
+        await conn.close()
+    with pytest.raises(RuntimeError, match="newer than this hub knows"):
+        await store.migrate(dsn)
+
+
+async def test_migrations_apply_once(dsn: str) -> None:
+    assert await store.migrate(dsn) == [name for _, name, _ in store.known_migrations()]
+    assert await store.migrate(dsn) == []

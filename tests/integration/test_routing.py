@@ -404,3 +404,21 @@ async def test_receiver_redirect_for_a_missing_slash_is_followed_through_the_hub
     status, _, body = await world.emsp.call("GET", "tariffs", "SENDER", url=headers["location"], to=world.cpo.party())
     assert status == 200 and body["status_code"] == 1000
     assert world.cpo.received[-1].path == "/sender/tariffs/"
+
+
+async def test_put_without_a_body_is_2001_and_not_forwarded(world: World) -> None:
+    before = len(world.emsp.received)
+    status, _, body = await world.cpo.call("PUT", "locations", "RECEIVER", "/NL/CPO/LOC1", to=world.emsp.party())
+    assert (status, body["status_code"]) == (400, 2001) and "needs a JSON body" in body["status_message"]
+    assert len(world.emsp.received) == before
+
+
+async def test_callback_is_only_delivered_with_post(world: World) -> None:
+    command = {"response_url": f"{world.emsp.base_url}/sender/commands/STOP_SESSION/9", "session_id": "S1"}
+    await world.emsp.call("POST", "commands", "RECEIVER", "/STOP_SESSION", to=world.cpo.party(), body=command)
+    before = len(world.emsp.received)
+    async with aiohttp.ClientSession() as http, http.get(
+        world.cpo.response_urls[-1], headers={"Authorization": f"Token {world.cpo.token_to_hub}"}
+    ) as r:
+        assert r.status == 405 and (await r.json())["status_code"] == 2000
+    assert len(world.emsp.received) == before
