@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import asyncpg
 import pytest
 
 from partners import store
-from tests.support.network import Network
+from tests.support.network import Network, RunningHub
 from tests.support.partner import FakePlatform, Role, cpo, emsp, token_header
 
 pytestmark = pytest.mark.anyio
@@ -18,6 +20,20 @@ async def get(url: str, token: str, *, plain: bool = False) -> tuple[int, dict]:
         url, headers={"Authorization": token_header(token, plain=plain)}
     ) as r:
         return r.status, await r.json()
+
+
+async def post_invited_credentials(hub: RunningHub, partner: FakePlatform,
+                                   credentials: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """An invited partner POSTs its credentials with token A: (token A, the hub's OCPI answer)."""
+    token_a = await hub.invite()
+    partner.token_to_hub = token_a
+    await partner.discover_hub(hub.versions_url)
+    async with aiohttp.ClientSession() as http, http.post(
+        hub.base_url + "/ocpi/2.2.1/credentials", json=credentials or partner.credentials(),
+        headers={"Authorization": token_header(token_a)},
+    ) as r:
+        body: dict[str, Any] = await r.json()
+    return token_a, body
 
 
 async def test_partner_initiated_registration_gives_token_c_and_kills_token_a(net: Network) -> None:
@@ -147,14 +163,8 @@ async def test_hub_initiated_registration(net: Network) -> None:
 async def test_partner_versions_endpoint_down_gives_3001(net: Network) -> None:
     hub = await net.hub()
     partner = await net.partner(cpo("cpo-1"))
-    token_a = await hub.invite()
-    partner.token_to_hub = token_a
-    await partner.discover_hub(hub.versions_url)
     creds = partner.credentials() | {"url": "http://127.0.0.1:9/versions"}  # nothing listens on port 9
-    async with aiohttp.ClientSession() as http, http.post(
-        hub.base_url + "/ocpi/2.2.1/credentials", json=creds, headers={"Authorization": token_header(token_a)}
-    ) as r:
-        body = await r.json()
+    token_a, body = await post_invited_credentials(hub, partner, creds)
     assert body["status_code"] == 3001, body
     status, _ = await get(hub.versions_url, token_a)
     assert status == 200, "a failed registration leaves token A usable for another try"
@@ -163,14 +173,7 @@ async def test_partner_versions_endpoint_down_gives_3001(net: Network) -> None:
 async def test_no_common_version_gives_3002(net: Network) -> None:
     hub = await net.hub()
     partner = await net.partner(cpo("cpo-1", versions=["2.1.1"]))
-    token_a = await hub.invite()
-    partner.token_to_hub = token_a
-    await partner.discover_hub(hub.versions_url)
-    async with aiohttp.ClientSession() as http, http.post(
-        hub.base_url + "/ocpi/2.2.1/credentials", json=partner.credentials(),
-        headers={"Authorization": token_header(token_a)},
-    ) as r:
-        body = await r.json()
+    _, body = await post_invited_credentials(hub, partner)
     assert body["status_code"] == 3002 and "2.1.1" in body["status_message"]
 
 
@@ -187,14 +190,7 @@ async def test_same_party_cannot_be_registered_by_two_platforms(net: Network) ->
     hub = await net.hub()
     await net.registered(hub, cpo("cpo-1"))
     twin = await net.partner(cpo("cpo-twin"))
-    token_a = await hub.invite()
-    twin.token_to_hub = token_a
-    await twin.discover_hub(hub.versions_url)
-    async with aiohttp.ClientSession() as http, http.post(
-        hub.base_url + "/ocpi/2.2.1/credentials", json=twin.credentials(),
-        headers={"Authorization": token_header(token_a)},
-    ) as r:
-        body = await r.json()
+    _, body = await post_invited_credentials(hub, twin)
     assert body["status_code"] == 2001 and "NL*CPO" in body["status_message"]
 
 
@@ -244,14 +240,7 @@ async def test_database_failure_is_an_ocpi_3000_not_a_stack_trace(net: Network) 
 async def test_partner_without_functional_modules_gets_3003(net: Network) -> None:
     hub = await net.hub()
     partner = await net.partner(FakePlatform(name="bare", roles=[Role("CPO", "NL", "BAR")], modules=[]))
-    token_a = await hub.invite()
-    partner.token_to_hub = token_a
-    await partner.discover_hub(hub.versions_url)
-    async with aiohttp.ClientSession() as http, http.post(
-        hub.base_url + "/ocpi/2.2.1/credentials", json=partner.credentials(),
-        headers={"Authorization": token_header(token_a)},
-    ) as r:
-        body = await r.json()
+    _, body = await post_invited_credentials(hub, partner)
     assert body["status_code"] == 3003 and "no functional module" in body["status_message"]
 
 
