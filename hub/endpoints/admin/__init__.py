@@ -1,0 +1,7 @@
+"""The admin API (``/admin``, ``Authorization: Bearer <admin token>``), one module per resource."""
+
+from __future__ import annotations
+
+from hub.endpoints.admin import platforms, registrations
+
+routes = [*registrations.routes, *platforms.routes]

@@ -1,0 +1,46 @@
+"""What every admin resource shares: the bearer-token guard and strict JSON decoding.
+
+JSON in and out; the admin API never shows a token except the one it just created for an invitation.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hub.endpoints.ocpi_auth import hub_state
+from hub.responses import admin_error
+from partners.errors import HubError
+
+_T = TypeVar("_T")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def guarded(handler: Handler) -> Handler:
+    async def wrapper(request: Request) -> Response:
+        expected = hub_state(request).admin_token
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            return admin_error("admin API needs 'Authorization: Bearer <admin token>'", 401)
+        try:
+            return await handler(request)
+        except HubError as error:
+            # A failed handshake: say what the partner's API did, with its OCPI code.
+            return admin_error(error.message, 502 if error.ocpi_status >= 3000 else 400, ocpi_status=error.ocpi_status)
+    return wrapper
+
+
+async def decode(request: Request, kind: type[_T], *, empty_ok: bool = False) -> _T | Response:
+    raw = await request.body()
+    if not raw.strip() and empty_ok:
+        raw = b"{}"
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return admin_error(f"invalid request body: {exc}", 400)

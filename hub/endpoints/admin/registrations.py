@@ -1,0 +1,62 @@
+"""Admin resources that bring a platform in: invitations (partner-initiated registration, token A)
+and registrations (hub-initiated handshake)."""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.endpoints.admin.common import decode, guarded
+from hub.endpoints.ocpi_auth import hub_state
+from hub.responses import admin_error, admin_json
+from partners import store
+from partners.model import CountryCode, PartyId, Role
+from partners.tokens import Secret
+
+
+class PlannedParty(msgspec.Struct, forbid_unknown_fields=True):
+    country_code: CountryCode
+    party_id: PartyId
+    role: Role
+
+
+class InvitationIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = ""
+    # Parties the platform is expected to bring: listed as PLANNED in hubclientinfo until it registers.
+    parties: list[PlannedParty] = []
+
+
+class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    versions_url: str
+    token: str
+    name: str = ""
+
+
+async def create_invitation(request: Request) -> Response:
+    body = await decode(request, InvitationIn, empty_ok=True)
+    if isinstance(body, Response):
+        return body
+    state = hub_state(request)
+    planned = [(p.country_code, p.party_id, p.role.value) for p in body.parties]
+    try:
+        token = await state.registrar.invite(body.name, planned)
+    except store.PartyConflictError as exc:
+        return admin_error(f"party {exc.label} already belongs to another platform", 409)
+    return admin_json({"token": token.reveal(), "versions_url": state.identity.versions_url}, 201)
+
+
+async def create_registration(request: Request) -> Response:
+    body = await decode(request, RegistrationIn)
+    if isinstance(body, Response):
+        return body
+    state = hub_state(request)
+    platform_id = await state.registrar.initiate(body.versions_url, Secret(body.token), body.name)
+    return admin_json(await store.platform_details(state.pool, platform_id), 201)
+
+
+routes = [
+    Route("/admin/invitations", guarded(create_invitation), methods=["POST"]),
+    Route("/admin/registrations", guarded(create_registration), methods=["POST"]),
+]
