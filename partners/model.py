@@ -98,6 +98,12 @@ class VersionDetails(msgspec.Struct, kw_only=True):
     endpoints: list[Endpoint]
 
 
+class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
+    """Per-platform settings an operator sets through the admin API (``PATCH /admin/platforms/{id}/settings``),
+    stored as one JSON object. Every field is optional: absent means the hub-wide default. Add a field here
+    (with a comment saying what it bounds) to add a setting; the admin API and the snapshot pick it up."""
+
+
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The OCPI response wrapper around every body."""
 

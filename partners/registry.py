@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from partners.model import ConnectionStatus, InterfaceRole, Role
+from partners.model import ConnectionStatus, InterfaceRole, PlatformSettings, Role
 from partners.tokens import Secret, authorization_value, hash_token, header_token_hashes
 
 PartyKey = tuple[str, str]
@@ -57,6 +57,7 @@ class Platform(msgspec.Struct, frozen=True, kw_only=True):
     endpoints: Mapping[EndpointKey, str]
     parties: tuple[Party, ...]
     outbound_auth: str | None = None
+    settings: PlatformSettings = PlatformSettings()
 
     def endpoint(self, module: str, interface: InterfaceRole) -> str | None:
         return self.endpoints.get((module, interface))
@@ -82,6 +83,7 @@ class PlatformRow(msgspec.Struct, kw_only=True):
     versions_url: str | None
     version: str | None
     endpoints: list[dict[str, Any]]
+    settings: dict[str, Any] = {}
 
 
 class PartyRow(msgspec.Struct, kw_only=True):
@@ -133,6 +135,7 @@ class Snapshot:
 
 EMPTY = Snapshot({}, {}, {})
 _INTERFACES: dict[object, InterfaceRole] = {r.value: r for r in InterfaceRole}
+_NO_SETTINGS = PlatformSettings()
 
 
 def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
@@ -187,6 +190,7 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
             version=row.version,
             endpoints=endpoints,
             parties=tuple(parties_of.get(row.id, ())),
+            settings=msgspec.convert(row.settings, PlatformSettings) if row.settings else _NO_SETTINGS,
             outbound_auth=(
                 authorization_value(Secret(row.outbound_token)).decode("ascii")
                 if row.outbound_token is not None else None

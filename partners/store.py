@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -92,7 +93,7 @@ async def migrate(dsn: str) -> list[str]:
 
 
 _SELECT_PLATFORMS = """
-SELECT id, name, status, token_hash, outbound_token, versions_url, version, endpoints
+SELECT id, name, status, token_hash, outbound_token, versions_url, version, endpoints, settings
 FROM platforms ORDER BY id
 """
 _SELECT_PARTIES = """
@@ -235,7 +236,7 @@ async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | Non
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT id, name, status, token_hash IS NOT NULL AS has_token, outbound_token IS NOT NULL AS registered,"
-            " versions_url, version, endpoints, created_at, updated_at FROM platforms WHERE id = $1",
+            " versions_url, version, endpoints, settings, created_at, updated_at FROM platforms WHERE id = $1",
             platform_id,
         )
         if row is None:
@@ -250,6 +251,23 @@ async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | Non
     out["updated_at"] = row["updated_at"].isoformat()
     out["parties"] = [dict(p) | {"last_updated": p["last_updated"].isoformat()} for p in parties]
     return out
+
+
+async def update_platform_settings(
+    pool: Pool, platform_id: int, changes: dict[str, Any], validate: Callable[[dict[str, Any]], object]
+) -> dict[str, Any] | None:
+    """Merge ``changes`` into a platform's settings (a ``null`` value removes that setting) and return
+    the result, or None when there is no such platform. ``validate`` sees the merged object before it is
+    written and raises to refuse it (nothing is written then)."""
+    async with pool.acquire() as conn, conn.transaction():
+        current = await conn.fetchval("SELECT settings FROM platforms WHERE id = $1 FOR UPDATE", platform_id)
+        if current is None:
+            return None
+        merged = {k: v for k, v in (dict(current) | changes).items() if v is not None}
+        validate(merged)
+        await conn.execute("UPDATE platforms SET settings = $2, updated_at = now() WHERE id = $1", platform_id, merged)
+        await _notify(conn, "settings")
+    return merged
 
 
 async def token_known(pool: Pool, token_hashes: list[bytes]) -> bool:

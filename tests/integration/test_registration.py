@@ -268,3 +268,18 @@ async def test_database_with_a_newer_schema_is_refused(dsn: str) -> None:
 async def test_migrations_apply_once(dsn: str) -> None:
     assert await store.migrate(dsn) == [name for _, name, _ in store.known_migrations()]
     assert await store.migrate(dsn) == []
+
+
+async def test_platform_settings_refuse_unknown_keys_and_write_nothing(net: Network) -> None:
+    hub = await net.hub()
+    await net.registered(hub, cpo("cpo-1"))
+    _, [platform] = await hub.admin("GET", "/admin/platforms")
+    path = f"/admin/platforms/{platform['id']}/settings"
+    status, body = await hub.admin("PATCH", path, {"no_such_setting": 1})
+    assert status == 400 and "no_such_setting" in body["error"]
+    status, body = await hub.admin("PATCH", path, [1, 2])
+    assert status == 400
+    status, body = await hub.admin("GET", f"/admin/platforms/{platform['id']}")
+    assert status == 200 and body["settings"] == {}
+    status, _ = await hub.admin("PATCH", "/admin/platforms/999999/settings", {})
+    assert status == 404

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -10,7 +13,7 @@ from hub.endpoints.admin.common import Handler, guarded
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import store
-from partners.model import ConnectionStatus
+from partners.model import ConnectionStatus, PlatformSettings
 
 
 async def list_platforms(request: Request) -> Response:
@@ -58,10 +61,37 @@ def _set_status(status: ConnectionStatus) -> Handler:
     return handler
 
 
+def _check_settings(merged: dict[str, Any]) -> None:
+    msgspec.convert(merged, PlatformSettings)
+
+
+async def update_settings(request: Request) -> Response:
+    """``PATCH /admin/platforms/{id}/settings``: set (or, with ``null``, clear) per-platform settings;
+    unknown or malformed settings are refused with nothing written."""
+    state = hub_state(request)
+    platform_id = _platform_id(request)
+    try:
+        changes = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        return admin_error(f"invalid request body: {exc}", 400)
+    if not isinstance(changes, dict):
+        return admin_error("invalid request body: expected a JSON object of settings", 400)
+    try:
+        merged = None if platform_id is None else await store.update_platform_settings(
+            state.pool, platform_id, changes, _check_settings)
+    except msgspec.ValidationError as exc:
+        return admin_error(f"invalid settings: {exc}", 400)
+    if merged is None:
+        return admin_error("no such platform", 404)
+    await state.sync.reload()
+    return admin_json(await store.platform_details(state.pool, platform_id))  # type: ignore[arg-type]
+
+
 routes = [
     Route("/admin/platforms", guarded(list_platforms), methods=["GET"]),
     Route("/admin/platforms/{platform_id}", guarded(get_platform), methods=["GET"]),
     Route("/admin/platforms/{platform_id}", guarded(delete_platform), methods=["DELETE"]),
+    Route("/admin/platforms/{platform_id}/settings", guarded(update_settings), methods=["PATCH"]),
     Route("/admin/platforms/{platform_id}/suspend", guarded(_set_status(ConnectionStatus.SUSPENDED)),
           methods=["POST"]),
     Route("/admin/platforms/{platform_id}/unsuspend", guarded(_set_status(ConnectionStatus.CONNECTED)),
