@@ -120,6 +120,8 @@ def loss_paths(losses: Iterable[Loss], module: str, kind: str) -> set[str]:
             field = field.removeprefix("evses.connectors.")
         elif loss.module == "tariffs" and module == "cdrs":
             field = "tariffs." + field
+        elif loss.module == "tokens" and kind == "location_references":
+            field = field.removeprefix("location.")
         elif loss.module == "tokens" and kind != "token" and field not in _AUTHORIZATION_OWN:
             field = "token." + field
         paths.add(field)
