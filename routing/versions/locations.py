@@ -353,7 +353,8 @@ STEPS: dict[StepKey, Step] = {
 def location_at(location: VersionedDocument, target: V, ctx: Context) -> Doc:
     """A context Location written in ``target``'s shape. What that crossing loses is not counted: the
     Location is only read from, to build the 2.1.1 Location a Session or CDR carries."""
-    doc = location.document
+    # Only read from: an unpublished Location still tells the eMSP of a session where it charged.
+    doc = {k: v for k, v in location.document.items() if k not in ("publish", "publish_allowed_to")}
     notes = Notes()
     for source, to in hops(location.version, target):
         doc = STEPS[("location", source, to)](doc, ctx, notes, False)

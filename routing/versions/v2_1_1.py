@@ -96,8 +96,9 @@ class EnergyMix(Obj, kw_only=True):
 
 
 class Hours(Obj, kw_only=True):
-    """2.1.1 makes ``regular_hours`` and ``twentyfourseven`` a choice of one; both are optional here
-    and :func:`choice_problem` says when neither is given."""
+    """2.1.1 makes ``regular_hours`` and ``twentyfourseven`` a choice of one. Both are optional here:
+    the hub sends ``twentyfourseven`` beside regular hours (stacks require it), and reads a document
+    with neither as a tolerated deviation (``routing.versions.tolerated``)."""
 
     regular_hours: list[RegularHours] | None = None
     twentyfourseven: bool | None = None
@@ -310,13 +311,6 @@ class VersionDetails(Obj, kw_only=True):
     endpoints: Annotated[list[Endpoint], msgspec.Meta(min_length=1)]
 
 
-def choice_problem(hours: Hours) -> str | None:
-    """What breaks 2.1.1's choice between ``regular_hours`` and ``twentyfourseven``, if anything."""
-    if hours.twentyfourseven is None and hours.regular_hours is None:
-        return "opening_times needs regular_hours or twentyfourseven"
-    return None
-
-
 __all__ = [
     "CDR", "EVSE", "AdditionalGeoLocation", "AllowedType", "AuthMethod", "AuthorizationInfo", "BusinessDetails",
     "Capability", "CdrDimension", "CdrDimensionType", "ChargingPeriod", "CommandResponse", "CommandResponseType",
@@ -325,5 +319,5 @@ __all__ = [
     "Hours", "Image", "Location", "LocationReferences", "LocationType", "ParkingRestriction", "PowerType",
     "PriceComponent", "RegularHours", "ReserveNow", "Session", "SessionStatus", "StartSession", "Status",
     "StatusSchedule", "StopSession", "Tariff", "TariffDimensionType", "TariffElement", "TariffRestrictions", "Token",
-    "TokenType", "UnlockConnector", "Version", "VersionDetails", "WhitelistType", "choice_problem",
+    "TokenType", "UnlockConnector", "Version", "VersionDetails", "WhitelistType",
 ]

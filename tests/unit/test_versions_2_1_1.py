@@ -239,3 +239,11 @@ def test_2_2_1_extras_are_reported_lost_towards_2_1_1() -> None:
     assert out.document["auth_method"] == "AUTH_REQUEST"
     assert {("sessions", "authorization_reference"), ("sessions", "status"), ("sessions", "auth_method"),
             ("sessions", "cdr_token")} <= set(out.losses)
+
+
+def test_session_at_an_unpublished_location_still_reaches_2_1_1() -> None:
+    private = {**_up("location").document, "publish": False}
+    ctx = Context(location=VersionedDocument(V221, private))
+    out = _down("sessions", "session", _up("session").document, ctx)
+    assert out.document["location"]["id"] == "HAM-0042"
+    assert "publish" not in out.document["location"]
