@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from routing.versions import (
@@ -23,10 +24,11 @@ from routing.versions import (
     translate,
 )
 from routing.versions.chain import translate_patch
-from routing.versions.checking import check
+from routing.versions.checking import check, struct_for
 from tests.support.versions import EXAMPLES, KNOWN_BAD, PATCHES, example_files, object_of, unexplained
 
 FILES = example_files()
+ENCODER = msgspec.json.Encoder(decimal_format="number")
 pytestmark = pytest.mark.skipif(not FILES, reason=f"spec examples not found at {EXAMPLES}")
 ALL_VERSIONS = tuple(OcpiVersion)
 
@@ -121,3 +123,15 @@ def test_payments_stay_between_2_3_0_parties() -> None:
 def test_every_known_bad_sample_exists() -> None:
     missing = [f"{v}/{n}" for v, n in KNOWN_BAD if not (EXAMPLES / v / n).is_file()]
     assert missing == []
+
+
+@pytest.mark.parametrize("case", [c for c in OBJECTS if (c[0].value, c[1].name) not in KNOWN_BAD], ids=_id)
+def test_struct_keeps_every_field_of_a_valid_example(case: tuple[OcpiVersion, Path]) -> None:
+    """Field names are the spec's verbatim: a valid sample decoded into its Struct and encoded again
+    (absent fields omitted) is the same document."""
+    version, path = case
+    module, kind = object_of(path.name)  # type: ignore[misc]
+    struct = struct_for(module, kind, version)
+    assert struct is not None
+    original = codec.decode(path.read_bytes())
+    assert codec.decode(ENCODER.encode(msgspec.json.decode(path.read_bytes(), type=struct))) == original
