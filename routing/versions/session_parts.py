@@ -117,10 +117,10 @@ def price_from_number(value: Any) -> Any:
     return {"excl_vat": value} if isinstance(value, (Decimal, int)) else value
 
 
-def price_to_number(value: Any, notes: Notes, loss: Loss | None) -> Any:
+def price_to_number(value: Any, notes: Notes, loss: Loss) -> Any:
     if not isinstance(value, dict):
         return value
-    if "incl_vat" in value and loss is not None:
+    if value.get("incl_vat") is not None:
         notes.lost(loss)
     return value.get("excl_vat")
 
@@ -137,7 +137,7 @@ def price_to_taxes(value: Any) -> Any:
     return out
 
 
-def price_from_taxes(value: Any, notes: Notes, loss: Loss | None) -> Any:
+def price_from_taxes(value: Any, notes: Notes, loss: Loss) -> Any:
     """2.3.0 → 2.2.1: the taxes are summed into ``incl_vat``; their names, rates and accounts are lost
     unless they were the one VAT amount 2.2.1 can say."""
     if not isinstance(value, dict) or "before_taxes" not in value:
@@ -148,10 +148,10 @@ def price_from_taxes(value: Any, notes: Notes, loss: Loss | None) -> Any:
     if isinstance(taxes, list):
         amounts = [t.get("amount") for t in taxes if isinstance(t, dict)]
         if not all(isinstance(a, (Decimal, int)) for a in amounts) or not isinstance(out["excl_vat"], (Decimal, int)):
-            raise UntranslatableError(loss.module if loss else "prices", "taxes", "a tax amount is not a number")
+            raise UntranslatableError(loss.module, loss.field, "a tax amount is not a number")
         out["incl_vat"] = sum((Decimal(a) for a in amounts if a is not None), Decimal(out["excl_vat"]))
         plain_vat = len(taxes) == 1 and isinstance(taxes[0], dict) and set(taxes[0]) == {"name", "amount"} \
             and taxes[0]["name"] == "VAT"
-        if not plain_vat and loss is not None:
+        if not plain_vat:
             notes.lost(loss)
     return out
