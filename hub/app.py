@@ -30,7 +30,8 @@ from hub.observer import HubObserver
 from hub.responses import admin_error, ocpi_error
 from hub.state import HubState
 from partners import store
-from partners.errors import ServerError
+from partners.errors import DatabaseUnavailableError, ServerError
+from partners.outage import Outage
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry, party_key
 from partners.sync import RegistrySync
@@ -67,7 +68,7 @@ class HubApp:
                 *admin.routes,
             ],
             lifespan=self._lifespan,
-            exception_handlers={Exception: _unexpected},
+            exception_handlers={Exception: _unexpected, **dict.fromkeys(store.UNREACHABLE_ERRORS, _database_down)},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,8 +82,9 @@ class HubApp:
         config = self.config
         await store.migrate(self.dsn)
         async with contextlib.AsyncExitStack() as stack:
-            pool = await store.create_pool(self.dsn)
+            pool = await store.create_pool(self.dsn, max_size=config.database_pool_size)
             stack.push_async_callback(pool.close)
+            outage = Outage(store.unreachable)
             registry = Registry()
             metrics = Metrics(registry)
             access_log = AccessLog(self.log_stream or sys.stderr.buffer,
@@ -95,7 +97,7 @@ class HubApp:
                 client=config.outbound_client,
             )
             stack.push_async_callback(forwarder.close)
-            lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds))
+            lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds), outage=outage)
             await lease.start()
             stack.push_async_callback(lease.stop)
             liveness = Liveness(registry, pool, forwarder, lease, still_alive_seconds=config.still_alive_seconds,
@@ -106,13 +108,13 @@ class HubApp:
                 liveness.registry_changed()
 
             sync = RegistrySync(registry, pool, self.dsn, full_reload_seconds=config.registry_reload_seconds,
-                                on_reload=reloaded)
+                                on_reload=reloaded, on_reload_failed=metrics.reload_failed, outage=outage)
             await sync.start()
             stack.push_async_callback(sync.stop)
             await liveness.start()
             stack.push_async_callback(liveness.stop)
             learned = LearnedRoutes(max_per_kind=config.learned_routes_max)
-            learned_sync = LearnedSync(learned, pool)
+            learned_sync = LearnedSync(learned, pool, outage=outage)
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
             http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
@@ -140,7 +142,7 @@ class HubApp:
             state = HubState(
                 config=config, identity=identity, pool=pool, registry=registry, sync=sync, http=http,
                 forwarder=forwarder, registrar=Registrar(pool, sync, http, identity), routing=routing,
-                metrics=metrics, admin_token=self.admin_token, liveness=liveness, lease=lease,
+                metrics=metrics, admin_token=self.admin_token, liveness=liveness, lease=lease, outage=outage,
             )
             app.state.hub = state
             self.state = state
@@ -157,3 +159,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         return admin_error("internal hub error", 500)
     return ocpi_error(request, ServerError("internal hub error"))
 
+
+
+async def _database_down(request: Request, exc: Exception) -> Response:
+    """The database is away (an outage the background tasks report once): a clear answer, no traceback."""
+    error = DatabaseUnavailableError("the hub's database is unavailable; try again later")
+    if request.url.path.startswith("/admin"):
+        return admin_error(error.message, 503)
+    return ocpi_error(request, error)

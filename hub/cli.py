@@ -20,14 +20,30 @@ from typing import Any
 from hub import config as hub_config
 from hub import logs
 from hub.config import Config, ConfigError
+from hub.data_dir import DataDirBusyError
 from hub.database import EmbeddedPostgres
 
 
-def _database(config: Config) -> tuple[str, EmbeddedPostgres | None]:
+def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPostgres | None]:
+    """The DSN, and the embedded server this process owns (to stop at the end), if any.
+
+    ``serve`` on a data dir another process owns is refused in one line (exit 2). ``migrate`` there
+    uses the running hub's server and leaves it running.
+    """
     if config.database_url:
         return config.database_url, None
     embedded = EmbeddedPostgres(hub_config.data_path(config))
-    return embedded.start(), embedded
+    try:
+        dsn = embedded.start(command, share=command != "serve")
+    except DataDirBusyError as busy:
+        print(f"ocpi-hub: {busy}; stop it first, or set OCPI_HUB_DATA_DIR to another directory",
+              file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    if embedded.guest_of is not None:
+        print(f"ocpi-hub: using the database of the hub running on this data dir (PID {embedded.guest_of}); "
+              "it stays running", file=sys.stderr, flush=True)
+        return dsn, None
+    return dsn, embedded
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -125,7 +141,7 @@ def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
 def cmd_migrate(args: argparse.Namespace) -> int:
     config = hub_config.load()
     logs.configure(config.log_level)
-    dsn, embedded = _database(config)
+    dsn, embedded = _database(config, "migrate")
     try:
         from partners import store
 

@@ -23,6 +23,7 @@ class ConfigError(Exception):
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
+    database_pool_size: int = 5
     data_dir: str = "./.ocpi-hub"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -58,6 +59,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
 # What each variable means, for error messages and ``ocpi-hub serve --help``.
 DESCRIPTIONS: dict[str, str] = {
     "database_url": "PostgreSQL DSN; unset starts an embedded PostgreSQL in data_dir",
+    "database_pool_size": "database connections per process for queries, at most (LISTEN and the leader lease "
+                          "use one more each)",
     "data_dir": "where the embedded database lives",
     "host": "interface to listen on",
     "port": "TCP port to listen on",
@@ -121,7 +124,7 @@ def _validate(config: Config) -> None:
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     for name in ("max_body_bytes", "connections_per_receiver", "port", "offline_after_failures",
-                 "broadcast_concurrency", "learned_routes_max", "workers"):
+                 "broadcast_concurrency", "learned_routes_max", "workers", "database_pool_size"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",

@@ -7,21 +7,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import logging
 from typing import Any
 
 from hub.background import cancel
 from partners import store
+from partners.outage import Backoff, Outage
 from routing.learned import Kind, LearnedRoutes
-
-log = logging.getLogger("ocpihub.learning")
 
 
 class LearnedSync:
-    def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0) -> None:
+    def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0,
+                 outage: Outage | None = None) -> None:
         self.learned = learned
         self.pool = pool
         self.interval = interval
+        self.outage = outage or Outage(store.unreachable)
         self._since: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -50,11 +50,18 @@ class LearnedSync:
         self._since = now - datetime.timedelta(seconds=5)
 
     async def _run(self) -> None:
+        backoff = Backoff(initial=self.interval)
+        delay = self.interval
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(delay)
             try:
                 await self.sync_once()
+                self.outage.ok("learned routes")
+                backoff.reset()
+                delay = self.interval
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("could not share learned routes; retrying", exc_info=True)
+            except Exception as exc:
+                # Entries not yet written stay pending in memory and go with the next round.
+                self.outage.failed("learned routes", exc)
+                delay = backoff.next()

@@ -95,7 +95,13 @@ class Liveness:
 
     async def _set_status(self, platform_id: int, status: ConnectionStatus, why: str) -> None:
         log.info("platform %s is now %s (%s)", platform_id, status.value, why)
-        await store.set_status(self.pool, platform_id, status)
+        try:
+            await store.set_status(self.pool, platform_id, status)
+        except Exception as exc:
+            if not store.unreachable(exc):
+                raise
+            # Not retried from here: the still-alive checks see the platform again once the database is back.
+            log.warning("could not record platform %s as %s: database unreachable", platform_id, status.value)
 
     # -- still alive (leader) -----------------------------------------------------------------
     async def _still_alive_loop(self) -> None:

@@ -78,6 +78,9 @@ class Metrics:
                                             "Partner deviations from the spec the hub worked around", ["kind"],
                                             registry=r)
         self.registry_reloads = Counter("ocpihub_registry_reloads", "Registry snapshots rebuilt", registry=r)
+        self.registry_reload_failures = Counter("ocpihub_registry_reload_failures",
+                                                "Registry reloads (or listener reconnections) that failed",
+                                                registry=r)
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -133,6 +136,9 @@ class Metrics:
 
     def reloaded(self) -> None:
         self.registry_reloads.inc()
+
+    def reload_failed(self) -> None:
+        self.registry_reload_failures.inc()
 
     def render(self) -> bytes:
         if multiprocess_dir() is None:

@@ -11,6 +11,7 @@ from hub.leader import LeaderLease
 from hub.liveness import Liveness
 from hub.metrics import Metrics
 from partners import store
+from partners.outage import Outage
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry
 from partners.sync import RegistrySync
@@ -33,4 +34,5 @@ class HubState:
     admin_token: str
     liveness: Liveness
     lease: LeaderLease
+    outage: Outage
     draining: bool = field(default=False)

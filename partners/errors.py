@@ -92,3 +92,12 @@ class NoMatchingEndpointsError(ServerError):
 
     ocpi_status = 3003
     http_status = 400
+
+
+class DatabaseUnavailableError(ServerError):
+    """3000: the hub's database cannot be reached right now (an outage; the caller may retry).
+
+    HTTP 200 with the OCPI error in the body, as the status codes chapter has it for a request that
+    reached the OCPI layer; the admin API answers it with 503."""
+
+    http_status = 200

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 import orjson
 
+from partners.errors import DatabaseUnavailableError
 from partners.model import ConnectionStatus, CredentialsRole, Endpoint
 from partners.registry import PartyRow, PlatformRow
 
@@ -40,8 +41,42 @@ async def _init_connection(conn: Any) -> None:
                               schema="pg_catalog")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5) -> Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=_init_connection)
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and a connection lost mid-query
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+"""What a query raises when the database, not the query, is the problem (see :func:`unreachable`)."""
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be used right now (as opposed to a faulty query)."""
+    if isinstance(error, (*UNREACHABLE_ERRORS, OSError)):
+        return True
+    return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
+
+
+async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
+    """``asyncpg.connect``, with a failure to connect raised as :class:`DatabaseUnavailableError`."""
+    try:
+        return await asyncpg.connect(dsn, **kwargs)
+    except Exception as exc:
+        if unreachable(exc):
+            # The message goes to callers; the cause (host, port, errno) stays in the chain for the log.
+            raise DatabaseUnavailableError("the hub's database is unavailable; try again later") from exc
+        raise
+
+
+async def create_pool(dsn: str, *, max_size: int = 5) -> Pool:
+    """A pool of at most ``max_size`` connections, opened on demand (no floor: during an outage
+    nothing reconnects in the background), so ``acquire`` raises :class:`DatabaseUnavailableError`
+    while the database is down and works again as soon as it is back."""
+
+    async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+        return await connect(*args, **kwargs)
+
+    pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size, init=_init_connection, connect=_connect)
     assert pool is not None
     return pool
 
@@ -295,7 +330,7 @@ async def shared_secret(pool: Pool, name: str, size: int = 32) -> bytes:
 
 async def listen(dsn: str) -> asyncpg.Connection:
     """A dedicated connection for LISTEN (the caller adds the listener and owns the connection)."""
-    return await asyncpg.connect(dsn)
+    return await connect(dsn)
 
 
 async def save_learned(pool: Pool, rows: list[tuple[str, str, str, str]]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from partners import store
+from partners.outage import Backoff, Outage
 from partners.registry import Registry, Snapshot, build_snapshot
 
 log = logging.getLogger("ocpihub.registry")
@@ -34,12 +35,16 @@ class RegistrySync:
         *,
         full_reload_seconds: float = 30.0,
         on_reload: Callable[[], None] | None = None,
+        on_reload_failed: Callable[[], None] | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self.registry = registry
         self.pool = pool
         self.dsn = dsn
         self.full_reload_seconds = full_reload_seconds
         self.on_reload = on_reload
+        self.on_reload_failed = on_reload_failed
+        self.outage = outage or Outage(store.unreachable)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -72,6 +77,7 @@ class RegistrySync:
         self._wake.set()
 
     async def _run(self) -> None:
+        backoff = Backoff()
         while True:
             conn: asyncpg.Connection | None = None
             try:
@@ -81,6 +87,8 @@ class RegistrySync:
                 self.listening = True
                 # Anything missed while we were not listening is picked up by this reload.
                 await self.reload()
+                self.outage.ok("registry listener")
+                backoff.reset()
                 while not conn.is_closed():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.full_reload_seconds)
@@ -88,9 +96,12 @@ class RegistrySync:
                     await self.reload()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("registry listener failed; reconnecting", exc_info=True)
-                await asyncio.sleep(1.0)
+            except Exception as exc:
+                # The snapshot in memory stays in use meanwhile: routing does not wait for this.
+                if self.on_reload_failed is not None:
+                    self.on_reload_failed()
+                self.outage.failed("registry listener", exc)
+                await asyncio.sleep(backoff.next())
             finally:
                 self.listening = False
                 if conn is not None and not conn.is_closed():

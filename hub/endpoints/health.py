@@ -26,6 +26,8 @@ async def readyz(request: Request) -> Response:
             await conn.fetchval("SELECT 1")
     except Exception:
         problems.append("database unreachable")
+    # Parts still reconnecting after an outage (the registry listener, the leader lease, ...).
+    problems += [f"{part} reconnecting" for part in state.outage.failing]
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ready"})

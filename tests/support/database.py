@@ -22,7 +22,7 @@ class PostgresForTests:
         else:
             self._embedded = EmbeddedPostgres(base)
             self._embedded.start()
-            self.admin_dsn = str(self._embedded._server.get_uri("postgres"))
+            self.admin_dsn = self._embedded.admin_uri()
 
     def dsn_for(self, name: str) -> str:
         # Swap the database name in a postgresql:// DSN (path component).

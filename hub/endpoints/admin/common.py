@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error
-from partners.errors import HubError
+from partners.errors import DatabaseUnavailableError, HubError
 
 _T = TypeVar("_T")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -30,6 +30,8 @@ def guarded(handler: Handler) -> Handler:
             return admin_error("admin API needs 'Authorization: Bearer <admin token>'", 401)
         try:
             return await handler(request)
+        except DatabaseUnavailableError as error:
+            return admin_error(error.message, 503)
         except HubError as error:
             # A failed handshake: say what the partner's API did, with its OCPI code.
             return admin_error(error.message, 502 if error.ocpi_status >= 3000 else 400, ocpi_status=error.ocpi_status)
