@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -22,6 +23,7 @@ from hub import logs
 from hub.config import Config, ConfigError
 from hub.data_dir import DataDirBusyError
 from hub.database import EmbeddedPostgres
+from partners.model import Role
 
 
 def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPostgres | None]:
@@ -175,7 +177,7 @@ def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any
 def cmd_partners(args: argparse.Namespace) -> int:
     action = args.action
     if action == "invite":
-        result = _admin(args, "POST", "/admin/invitations", {"name": args.name or ""})
+        result = _admin(args, "POST", "/admin/invitations", {"name": args.name or "", "parties": args.party})
     elif action == "register":
         result = _admin(args, "POST", "/admin/registrations",
                         {"versions_url": args.versions_url, "token": args.token, "name": args.name or ""})
@@ -190,6 +192,20 @@ def cmd_partners(args: argparse.Namespace) -> int:
         result = {"removed": args.platform_id}
     print(json.dumps(result, indent=2))
     return 0
+
+
+_ROLES = tuple(role.value for role in Role)
+
+
+def party(text: str) -> dict[str, str]:
+    """``NL:ABC:CPO`` as the admin API's planned party (identifiers are case-insensitive: upper-cased)."""
+    parts = text.strip().upper().split(":")
+    if (len(parts) != 3 or not re.fullmatch(r"[A-Z]{2}", parts[0]) or not re.fullmatch(r"[A-Z0-9]{3}", parts[1])
+            or parts[2] not in _ROLES):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not COUNTRY:PARTY:ROLE (2 letters, 3 letters or digits, one of {', '.join(_ROLES)}), "
+            "e.g. NL:ABC:CPO")
+    return {"country_code": parts[0], "party_id": parts[1], "role": parts[2]}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -207,11 +223,15 @@ def parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     partners = sub.add_parser("partners", help="manage partners through a running hub's admin API")
-    partners.add_argument("--hub", default="http://127.0.0.1:8080", help="the hub's admin base URL")
+    partners.add_argument("--hub", default="http://127.0.0.1:8080",
+                          help="the hub's admin base URL (default: %(default)s)")
     partners.add_argument("--admin-token", help="admin token (default: OCPI_HUB_ADMIN_TOKEN)")
     actions = partners.add_subparsers(dest="action", required=True)
     invite = actions.add_parser("invite", help="create a token A for a platform that registers itself")
-    invite.add_argument("--name")
+    invite.add_argument("--name", help="the platform's name, for the operator")
+    invite.add_argument("--party", action="append", default=[], type=party, metavar="CC:PARTY:ROLE",
+                        help="a party the platform will bring, e.g. NL:ABC:CPO (repeatable); listed as PLANNED "
+                             "in hubclientinfo until the platform registers")
     register = actions.add_parser("register", help="register with a platform that gave us a token A")
     register.add_argument("versions_url")
     register.add_argument("token")

@@ -23,3 +23,11 @@ def test_readme_opens_with_the_two_commands_ci_runs() -> None:
     assert commands[0].endswith("ocpi-hub serve")
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert commands[1] in ci
+
+
+def test_root_and_benchmark_readmes_install_the_same_extras() -> None:
+    def extras(text: str) -> set[str]:
+        return set(re.findall(r"pip install -e '\.\[([a-z,]+)\]'", text))
+
+    bench = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
+    assert extras(README.split("## Benchmarks", 1)[1]) == extras(bench) == {"bench"}
