@@ -17,14 +17,25 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "ocpi-hub"
 FULL = yaml.safe_load((CHART / "ci" / "full-values.yaml").read_text())
+PRODUCTION = yaml.safe_load((CHART / "examples" / "production-values.yaml").read_text())
 KUBE_VERSION = kubernetes_validate.latest_version()
-CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
+# No image is published, so every render names one (as an operator must).
+IMAGE = {"image": {"repository": "registry.example.com/ocpi-hub"}}
 
 
-def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def render(values: dict[str, Any], *, image: bool = True) -> list[dict[str, Any]]:
     chart = helm_python.Chart.load(CHART)
     try:
-        files = chart.render(values, name="hub", namespace="ocpi", is_install=True)
+        files = chart.render(merged(IMAGE, values) if image else values, name="hub", namespace="ocpi",
+                             is_install=True)
     finally:
         chart.close()
     docs = []
@@ -39,22 +50,22 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def test_lint_reports_no_errors() -> None:
-    for values in ({}, FULL):
+    for values in (IMAGE, merged(IMAGE, FULL), PRODUCTION):
         report = helm_python.lint(CHART, values, strict=True)
         assert report["errors"] == [], report
         assert all(m["severity"] < 2 for m in report["messages"]), report
 
 
 @pytest.mark.parametrize("values", [{}, FULL, {"secrets": {"existingSecret": "hub-secrets"}, "migrations":
-                                                {"enabled": False}, "podDisruptionBudget": {"enabled": False}}],
-                         ids=["defaults", "everything", "existing-secret"])
+                                                {"enabled": False}, "podDisruptionBudget": {"enabled": False}},
+                                    PRODUCTION, {"networkPolicy": {"enabled": True}, "spread": {"zones": False}}],
+                         ids=["defaults", "everything", "existing-secret", "production-example", "network-policy"])
 def test_every_manifest_is_valid_kubernetes(values: dict[str, Any]) -> None:
     docs = render(values)
     assert docs
     for doc in docs:
         if (doc["apiVersion"], doc["kind"]) in CRDS:
-            assert doc["spec"]["endpoints"][0]["path"] == "/metrics"
-            continue
+            continue  # checked by the tests of those objects below
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
 
 
@@ -102,6 +113,7 @@ def test_everything_enabled() -> None:
     assert ingress["spec"]["rules"][0]["http"]["paths"][0]["path"] == "/ocpi"
     [monitor] = by_kind(docs, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     config = next(d for d in by_kind(docs, "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
     assert config["data"]["OCPI_HUB_PUBLIC_URL"] == "https://hub.example.com"
     assert config["data"]["OCPI_HUB_WORKERS"] == "2"
@@ -138,3 +150,157 @@ def test_dashboard_has_the_panels_operators_need() -> None:
     for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status"):
         assert words in titles
     assert dashboard_metric_names()
+
+
+def test_without_an_image_rendering_stops_saying_how_to_get_one() -> None:
+    with pytest.raises(helm_python.HelmError, match=r"no ocpi-hub image is published\. Build one"):
+        render({}, image=False)
+
+
+def test_every_setting_the_chart_writes_is_one_the_hub_knows() -> None:
+    from hub.config import PREFIX, Config
+
+    known = {PREFIX + name.upper() for name in Config.__struct_fields__}
+    config = next(d for d in by_kind(render(FULL), "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+    assert set(config["data"]) <= known, set(config["data"]) - known
+    assert config["data"]["OCPI_HUB_DATABASE_POOL_SIZE"] == "5"
+
+
+def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    [deployment] = by_kind(docs, "Deployment")
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def test_replicas_spread_over_nodes_by_default() -> None:
+    docs = render({})
+    [deployment] = by_kind(docs, "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    spread = {c["topologyKey"]: c for c in pod_spec(docs)["topologySpreadConstraints"]}
+    node = spread["kubernetes.io/hostname"]
+    assert (node["maxSkew"], node["whenUnsatisfiable"]) == (1, "DoNotSchedule")
+    assert node["labelSelector"]["matchLabels"] == selector
+    assert spread["topology.kubernetes.io/zone"]["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert "topologySpreadConstraints" not in pod_spec(render({"spread": {"nodes": False, "zones": False}}))
+    own = [{"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "x"}}}]
+    assert pod_spec(render({"topologySpreadConstraints": own}))["topologySpreadConstraints"] == own
+
+
+def test_other_pods_of_the_release_never_match_the_deployment_selector() -> None:
+    # A bare pod matching the selector would be adopted (and maybe deleted) by the ReplicaSet and counted
+    # by the PodDisruptionBudget and the topology spread.
+    docs = render(PRODUCTION)
+    [deployment] = by_kind(docs, "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"].items()
+    [test_pod] = by_kind(docs, "Pod")
+    [job] = by_kind(docs, "Job")
+    for labels in (test_pod["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
+        assert not selector <= labels.items(), labels
+    assert selector <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_production_example_uses_its_own_secrets_a_verified_database_and_three_spread_replicas() -> None:
+    docs = render(PRODUCTION, image=False)
+    assert not by_kind(docs, "Secret"), "secrets come from the operator's existing Secret"
+    [deployment] = by_kind(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    pod = pod_spec(docs)
+    [hub] = pod["containers"]
+    assert hub["image"] == "registry.example.com/ocpi-hub:0.1.0"
+    assert {"secretRef": {"name": "ocpi-hub-secrets"}} in hub["envFrom"]
+    assert hub["resources"]["requests"]["cpu"] == "500m"
+    assert {"name": "db-ca", "secret": {"secretName": "ocpi-hub-db-ca", "defaultMode": 0o444}} in pod["volumes"]
+    assert {"name": "db-ca", "mountPath": "/etc/ocpi-hub/db-ca", "readOnly": True} in hub["volumeMounts"]
+    assert "sslmode=verify-full&sslrootcert=/etc/ocpi-hub/db-ca/ca.crt" in (
+        CHART / "examples" / "production-values.yaml").read_text()
+    assert any(c["topologyKey"] == "kubernetes.io/hostname" for c in pod["topologySpreadConstraints"])
+    [pdb] = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    # Migrations run once, in a hook Job that sees the same Secret and CA, not in every pod.
+    assert "initContainers" not in pod
+    [job] = by_kind(docs, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    [migrate] = job["spec"]["template"]["spec"]["containers"]
+    assert migrate["args"] == ["migrate"] and migrate["image"] == hub["image"]
+    assert {"secretRef": {"name": "ocpi-hub-secrets"}} in migrate["envFrom"]
+    assert {"name": "db-ca", "mountPath": "/etc/ocpi-hub/db-ca", "readOnly": True} in migrate["volumeMounts"]
+    assert by_kind(docs, "NetworkPolicy") and by_kind(docs, "PrometheusRule") and by_kind(docs, "ServiceMonitor")
+
+
+def test_migration_job_needs_an_existing_secret() -> None:
+    with pytest.raises(helm_python.HelmError, match=r"migrations\.mode=job needs secrets\.existingSecret"):
+        render({"migrations": {"mode": "job"}})
+
+
+def test_extra_env_and_volumes_reach_the_hub_and_its_init_container() -> None:
+    env = [{"name": "SSL_CERT_FILE", "value": "/etc/ca/bundle.pem"},
+           {"name": "PGSSLROOTCERT", "valueFrom": {"secretKeyRef": {"name": "db", "key": "ca"}}}]
+    pod = pod_spec(render({"env": env, "envFrom": [{"secretRef": {"name": "more"}}],
+                           "extraVolumes": [{"name": "ca", "configMap": {"name": "ca-bundle"}}],
+                           "extraVolumeMounts": [{"name": "ca", "mountPath": "/etc/ca"}]}))
+    for container in (pod["containers"][0], pod["initContainers"][0]):
+        assert container["env"] == env
+        assert container["envFrom"][-1] == {"secretRef": {"name": "more"}}
+        assert {"name": "ca", "mountPath": "/etc/ca"} in container["volumeMounts"]
+    assert {"name": "ca", "configMap": {"name": "ca-bundle"}} in pod["volumes"]
+
+
+def test_network_policy_lets_in_ingress_monitoring_and_tests_and_out_dns_database_partners() -> None:
+    docs = render({"networkPolicy": {"enabled": True, "databasePeers": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+                                     "partnerPorts": [443, 8443]}})
+    [policy] = by_kind(docs, "NetworkPolicy")
+    [deployment] = by_kind(docs, "Deployment")
+    assert policy["spec"]["podSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    [inbound] = policy["spec"]["ingress"]
+    assert inbound["ports"] == [{"port": "http", "protocol": "TCP"}]
+    namespaces = [p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for p in inbound["from"] if "namespaceSelector" in p]
+    assert namespaces == ["ingress-nginx", "monitoring"]
+    [test_pod] = by_kind(docs, "Pod")
+    [pods] = [p["podSelector"]["matchLabels"] for p in inbound["from"] if "podSelector" in p]
+    assert pods.items() <= test_pod["metadata"]["labels"].items(), "the helm test pod may call /readyz"
+    dns, database, partners = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert database == {"ports": [{"port": 5432, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}
+    assert [p["port"] for p in partners["ports"]] == [443, 8443]
+    assert not by_kind(render({}), "NetworkPolicy"), "off by default"
+
+
+def test_prometheus_rule_carries_the_rules_file_as_it_is() -> None:
+    [rule] = by_kind(render({"prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}}}),
+                     "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    shipped = yaml.safe_load((CHART / "alerts" / "ocpi-hub.rules.yaml").read_text())
+    assert rule["spec"]["groups"] == shipped["groups"]
+    assert "{{ $labels.outcome }}" in json.dumps(rule), "Prometheus templates pass through Helm untouched"
+    assert not by_kind(render({}), "PrometheusRule")
+
+
+def values_keys_without_comment() -> list[str]:
+    """Keys of values.yaml that the schema defines (the chart's own, not Kubernetes objects passed
+    through) and that have no comment on the line(s) above them."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    missing, stack = [], []  # stack: (indent, key)
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    for n, line in enumerate(lines):
+        found = re.match(r"^(\s*)([A-Za-z][A-Za-z0-9]*):", line)
+        if not found:
+            continue
+        indent, key = len(found.group(1)), found.group(2)
+        stack = [(i, k) for i, k in stack if i < indent] + [(indent, key)]
+        node: Any = schema
+        for _, part in stack:
+            node = (node or {}).get("properties", {}).get(part)
+        parent: Any = schema
+        for _, part in stack[:-1]:
+            parent = (parent or {}).get("properties", {}).get(part)
+        if node is None or not (parent or {}).get("properties"):
+            continue  # inside an object the chart passes through (securityContext, resources, ...)
+        if not lines[n - 1].strip().startswith("#"):
+            missing.append(".".join(k for _, k in stack))
+    return missing
+
+
+def test_every_values_key_of_the_chart_has_a_comment() -> None:
+    assert values_keys_without_comment() == []
