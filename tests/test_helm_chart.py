@@ -281,7 +281,8 @@ def values_keys_without_comment() -> list[str]:
     """Keys of values.yaml that the schema defines (the chart's own, not Kubernetes objects passed
     through) and that have no comment on the line(s) above them."""
     schema = json.loads((CHART / "values.schema.json").read_text())
-    missing, stack = [], []  # stack: (indent, key)
+    missing: list[str] = []
+    stack: list[tuple[int, str]] = []  # (indent, key) of the keys enclosing this line
     lines = (CHART / "values.yaml").read_text().splitlines()
     for n, line in enumerate(lines):
         found = re.match(r"^(\s*)([A-Za-z][A-Za-z0-9]*):", line)
