@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -15,6 +16,22 @@ def hub_command() -> list[str]:
     """The ``ocpi-hub`` console script installed beside the interpreter running the tests."""
     script = Path(sys.executable).parent / "ocpi-hub"
     return [str(script)] if script.exists() else [sys.executable, "-m", "hub.cli"]
+
+
+def wait_http_ok(proc: subprocess.Popen[bytes], url: str, timeout: float, output: Callable[[], str]) -> None:
+    """Poll ``url`` until it answers 200; fail early, with the process's ``output``, if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}:\n{output()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready in {timeout}s:\n{output()}")
 
 
 class HubProcess:
@@ -32,18 +49,7 @@ class HubProcess:
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"hub not ready in {timeout}s:\n{self.output()}")
+        wait_http_ok(self.proc, f"{self.base_url}/readyz", timeout, self.output)
 
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:

@@ -12,7 +12,6 @@ import functools
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +21,7 @@ from typing import Any
 import orjson
 import yaml
 
+from tests.support.process import wait_http_ok
 from tests.support.servers import free_port
 
 
@@ -76,18 +76,8 @@ class Prometheus:
         self.log_path = workdir / "prometheus.log"
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {self.log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"prometheus not ready in {timeout}s: {self.log_path.read_text(errors='replace')}")
+        wait_http_ok(self.proc, f"{self.base_url}/-/ready", timeout,
+                     lambda: self.log_path.read_text(errors="replace"))
 
     def api(self, path: str, **params: str) -> Any:
         """``data`` of a Prometheus HTTP API answer; raises with Prometheus' own error text otherwise."""
