@@ -20,7 +20,7 @@ import pytest
 from hub.database import EmbeddedPostgres
 from tests.integration.test_operations import metric, scrape
 from tests.support.network import Network
-from tests.support.partner import cpo, emsp
+from tests.support.partner import FakePlatform, cpo, emsp, token_header
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -81,6 +81,8 @@ async def test_hub_rides_out_a_database_outage_and_recovers_by_itself(
         msp = await net.registered(hub, emsp("emsp"))
         station = await net.registered(hub, cpo("cpo"))
         await eventually(lambda: asyncio.sleep(0, state.lease.is_leader), 10, "leader at start")
+        token_a = await hub.invite()
+        newcomer = await net.partner(cpo("newcomer", pid="NEW"))
         caplog.clear()
 
         await asyncio.to_thread(server.stop)
@@ -96,6 +98,10 @@ async def test_hub_rides_out_a_database_outage_and_recovers_by_itself(
         assert status == 200
         status, answer = await hub.admin("GET", "/admin/platforms")
         assert (status, answer) == (503, {"error": "the hub's database is unavailable; try again later"})
+        # A registration needs the database: the partner gets a clear OCPI error (and may retry).
+        status, body = await register(newcomer, hub.versions_url, token_a)
+        assert (status, body["status_code"]) == (200, 3000), body
+        assert body["status_message"] == "the hub's database is unavailable; try again later"
         await asyncio.sleep(1.5)  # several retries of every background part
         assert not state.lease.is_leader, "a lease whose connection ended leads nothing"
         assert set(state.outage.failing) >= {"registry listener", "leader lease"}
@@ -104,7 +110,9 @@ async def test_hub_rides_out_a_database_outage_and_recovers_by_itself(
         await eventually(lambda: _ready(hub.base_url), 15, "/readyz 200 again once every part reconnected")
         assert state.lease.is_leader and state.sync.listening and not state.outage.down
         status, platforms = await hub.admin("GET", "/admin/platforms")
-        assert status == 200 and len(platforms) == 2
+        assert status == 200 and len(platforms) == 3  # two registered, one invited
+        # The partner refused during the outage registers with the same token A now.
+        await newcomer.register_with(hub.versions_url, token_a)
 
         # The registry listener hears NOTIFY again: a partner registered now is routable at once.
         late = await net.registered(hub, cpo("late", pid="LAT"))
@@ -125,6 +133,16 @@ async def test_hub_rides_out_a_database_outage_and_recovers_by_itself(
     ours = [r for r in caplog.records if r.name.startswith(("ocpihub", "asyncpg")) and r.levelno >= logging.WARNING]
     assert [r.getMessage().split(";")[0] for r in ours] == ["database unreachable", "database reachable again"]
     assert not [r for r in caplog.records if r.exc_info], "no traceback for an outage"
+
+
+async def register(platform: FakePlatform, versions_url: str, token_a: str) -> tuple[int, Any]:
+    platform.token_to_hub = token_a
+    await platform.discover_hub(versions_url)
+    async with aiohttp.ClientSession() as http, http.post(
+        platform.hub_endpoints[("credentials", "RECEIVER")], json=platform.credentials(),
+        headers={"Authorization": token_header(token_a)},
+    ) as r:
+        return r.status, await r.json()
 
 
 async def _not_ready(base_url: str) -> tuple[int, Any] | None:
