@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import sys
 from collections.abc import AsyncIterator
 from typing import BinaryIO
@@ -20,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.access_log import AccessLog
+from hub.admin_token import generate as generate_admin_token
 from hub.config import Config
 from hub.endpoints import admin, credentials, health, hubclientinfo, versions
 from hub.leader import LeaderLease
@@ -54,7 +54,7 @@ class HubApp:
         self.config = config
         self.log_stream = log_stream
         self.dsn = dsn
-        self.admin_token = admin_token or config.admin_token or secrets.token_urlsafe(24)
+        self.admin_token = admin_token or config.admin_token or generate_admin_token()
         self.state: HubState | None = None
         self.starlette = Starlette(
             routes=[

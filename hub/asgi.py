@@ -1,5 +1,6 @@
-"""The application as an import path (``hub.asgi:app``), for Hypercorn workers started by
-``ocpi-hub serve --workers N``: configuration comes from the environment the parent prepared."""
+"""The application as an import path (``hub.asgi:app``), for the worker processes of
+``ocpi-hub serve --workers N`` (``hub.serving.worker``) or any ASGI server: configuration comes from
+the environment the parent prepared."""
 
 from __future__ import annotations
 
@@ -9,6 +10,6 @@ from hub import logs
 from hub.app import HubApp
 from hub.config import load
 
-_config = load()
-logs.configure(_config.log_level)
-app = HubApp(_config, os.environ["OCPI_HUB_DATABASE_URL"])
+config = load()
+logs.configure(config.log_level)
+app = HubApp(config, os.environ["OCPI_HUB_DATABASE_URL"])

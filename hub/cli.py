@@ -9,21 +9,27 @@ import json
 import logging
 import os
 import re
-import secrets
 import shutil
-import signal
+import socket
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from hub import admin_token as hub_admin_token
 from hub import config as hub_config
 from hub import logs
 from hub.config import Config, ConfigError
 from hub.data_dir import DataDirBusyError
 from hub.database import EmbeddedPostgres
+from hub.serving import listener, public_url, supervisor
 from partners.model import Role
+
+log = logging.getLogger("ocpihub")
 
 
 def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPostgres | None]:
@@ -51,79 +57,59 @@ def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPost
 def cmd_serve(args: argparse.Namespace) -> int:
     config = hub_config.load(host=args.host, port=args.port, public_url=args.public_url, workers=args.workers)
     logs.configure(config.log_level)
-    dsn, embedded = _database(config)
+    problem = public_url.unroutable(config)
+    if problem:
+        print(f"ocpi-hub: {problem}", file=sys.stderr)
+        return 2
+    # Bind before anything else: a busy port is one line and exit 2, with nothing started or printed.
     try:
-        admin_token = config.admin_token or secrets.token_urlsafe(24)
-        if not config.admin_token:
-            # Shown once, on the terminal only: it is not logged.
-            print(f"ocpi-hub admin token (generated; set OCPI_HUB_ADMIN_TOKEN to fix it): {admin_token}",
-                  file=sys.stderr, flush=True)
-        print(f"ocpi-hub listening on http://{config.host}:{config.port} with {config.workers} worker(s) "
-              f"(versions: {config.base_url}/ocpi/versions)", file=sys.stderr, flush=True)
-        if config.workers > 1:
-            _run_workers(config, dsn, admin_token)
-        else:
-            from hub.app import HubApp
-
-            _run_single(HubApp(config, dsn, admin_token=admin_token), config)
+        sock = listener.bind(config.host, config.port)
+    except listener.PortBusyError as exc:
+        print(f"ocpi-hub: {exc}", file=sys.stderr)
+        return 2
+    try:
+        dsn, embedded = _database(config)
+        try:
+            return _serve(config, sock, dsn)
+        finally:
+            if embedded is not None:
+                embedded.stop()
     finally:
-        if embedded is not None:
-            embedded.stop()
+        sock.close()
+
+
+def _serve(config: Config, sock: socket.socket, dsn: str) -> int:
+    admin_token = config.admin_token
+    if not admin_token:
+        admin_token, created = hub_admin_token.load_or_create(hub_config.data_path(config))
+        if created:
+            # Shown this once, on the terminal (never through logging); kept in the data dir.
+            _announce({"level": "WARNING", "logger": "ocpihub", "msg": "admin token generated and kept in "
+                       f"{hub_config.data_path(config) / hub_admin_token.FILE_NAME} (mode 0600); shown only now",
+                       "admin_token": admin_token})
+    log.info(f"serving on http://{config.host}:{config.port} with {config.workers} worker(s)",
+             extra={"versions_url": f"{config.base_url}/ocpi/versions", "workers": config.workers})
+    if config.workers > 1:
+        return supervisor.run(config.workers, sock, _worker_environment(config, dsn, admin_token))
+    from hub.app import HubApp
+    from hub.serving import server
+
+    server.run(HubApp(config, dsn, admin_token=admin_token), config, sock)
     return 0
 
 
-def _hypercorn_config(config: Config) -> Any:
-    from hypercorn.config import Config as HypercornConfig
-
-    hc = HypercornConfig()
-    hc.bind = [f"{config.host}:{config.port}"]
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler, once
-    hc.graceful_timeout = config.shutdown_grace_seconds
-    hc.keep_alive_timeout = 75.0
-    return hc
+def _announce(fields: dict[str, str]) -> None:
+    """One JSON line on stderr, shaped like a log line, outside logging (so no handler keeps it)."""
+    print(orjson.dumps({"ts": logs.timestamp(time.time()), **fields}).decode(), file=sys.stderr, flush=True)
 
 
-def _run_single(app: Any, config: Config) -> None:
-    """One process: on SIGTERM/SIGINT, /readyz turns 503 for ``drain_seconds`` (so load balancers stop
-    sending), then the listener closes and in-flight requests get ``shutdown_grace_seconds``."""
-    from hypercorn.asyncio import serve
-
-    hc = _hypercorn_config(config)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-
-        async def shutdown_trigger() -> None:
-            await stop.wait()
-            if app.state is not None:
-                app.state.draining = True
-            await asyncio.sleep(config.drain_seconds)
-
-        await serve(app, hc, shutdown_trigger=shutdown_trigger)
-
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
-
-
-def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
-    """Several Hypercorn workers (spawned processes) sharing the listener. Each builds the app from
-    the environment (hub.asgi); the database was started here, in the parent, before any worker.
-    Metrics go through files in a fresh PROMETHEUS_MULTIPROC_DIR. Hypercorn itself handles SIGTERM:
-    no drain delay here (use the chart's preStop delay)."""
-    from hypercorn.run import run
-
+def _worker_environment(config: Config, dsn: str, admin_token: str) -> dict[str, str]:
+    """What the workers build their app from (``hub.asgi``). The database was started here, in the
+    parent, before any worker; metrics go through files in a fresh PROMETHEUS_MULTIPROC_DIR."""
     metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or hub_config.data_path(config) / "prometheus")
     shutil.rmtree(metrics_dir, ignore_errors=True)  # values of an earlier run must not be summed in
     metrics_dir.mkdir(parents=True)
-    os.environ.update({
+    return os.environ | {
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "OCPI_HUB_DATABASE_URL": dsn,
         "OCPI_HUB_ADMIN_TOKEN": admin_token,
@@ -131,13 +117,7 @@ def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
         "OCPI_HUB_PORT": str(config.port),
         "OCPI_HUB_PUBLIC_URL": config.base_url,
         "OCPI_HUB_WORKERS": str(config.workers),
-    })
-    hc = _hypercorn_config(config)
-    hc.application_path = "hub.asgi:app"
-    hc.workers = config.workers
-    hc.worker_class = "uvloop"
-    hc.errorlog = "-"
-    run(hc)
+    }
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -158,7 +138,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     token = args.admin_token or hub_config.load().admin_token
     if not token:
-        raise SystemExit("--admin-token or OCPI_HUB_ADMIN_TOKEN is required")
+        raise SystemExit("the admin token is needed: set OCPI_HUB_ADMIN_TOKEN (or pass --admin-token)")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         args.hub.rstrip("/") + path, data=data, method=method,

@@ -46,6 +46,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     drain_seconds: float = 5.0
     shutdown_grace_seconds: float = 30.0
+    keep_alive_seconds: float = 75.0
+    receive_seconds: float = 30.0
     log_level: str = "INFO"
 
     @property
@@ -81,8 +83,12 @@ DESCRIPTIONS: dict[str, str] = {
     "learned_routes_max": "entries per kind that open routing keeps in memory",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "workers": "Hypercorn worker processes (metrics are then aggregated through PROMETHEUS_MULTIPROC_DIR)",
-    "drain_seconds": "after SIGTERM: seconds /readyz answers 503 before the listener closes (1 worker)",
+    "drain_seconds": "after SIGTERM: seconds /readyz answers 503 (and answers close their connection) "
+                     "before the listener closes",
     "shutdown_grace_seconds": "after the listener closes: seconds in-flight requests may take to finish",
+    "keep_alive_seconds": "seconds an idle client connection stays open (also bounds a first request head)",
+    "receive_seconds": "seconds a client may take to send a request head, and again its body (slow clients "
+                       "are cut off)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
 }
 
@@ -128,7 +134,7 @@ def _validate(config: Config) -> None:
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",
-                 "still_alive_seconds", "shutdown_grace_seconds"):
+                 "still_alive_seconds", "shutdown_grace_seconds", "keep_alive_seconds", "receive_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
     if config.outbound_client not in ("native", "aiohttp"):

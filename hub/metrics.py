@@ -81,6 +81,10 @@ class Metrics:
         self.registry_reload_failures = Counter("ocpihub_registry_reload_failures",
                                                 "Registry reloads (or listener reconnections) that failed",
                                                 registry=r)
+        self.slow_clients = Counter("ocpihub_slow_clients", "Client connections cut off because a request head "
+                                    "or body did not arrive in time (OCPI_HUB_RECEIVE_SECONDS), by phase",
+                                    ["phase"], registry=r)
+        self._slow_children = {phase: self.slow_clients.labels(phase).inc for phase in ("head", "body")}
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -133,6 +137,9 @@ class Metrics:
 
     def tolerated(self, kind: str) -> None:
         self.tolerated_deviations.labels(kind).inc()
+
+    def slow_client(self, phase: str) -> None:
+        self._slow_children[phase]()
 
     def reloaded(self) -> None:
         self.registry_reloads.inc()

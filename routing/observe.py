@@ -10,7 +10,7 @@ OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "unauthorized
             "client_error", "server_error", "hub_error", "error", "client_gone")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
 
-TOLERATED = ("link_header", "location_header")
+TOLERATED = ("link_header", "location_header", "content_length_and_chunked")
 """Partner deviations the hub works around (the ``kind`` label of ocpihub_tolerated_deviations_total)."""
 
 

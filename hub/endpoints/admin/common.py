@@ -26,8 +26,10 @@ def guarded(handler: Handler) -> Handler:
         expected = hub_state(request).admin_token
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        if scheme.lower() != "bearer" or not token.strip():
             return admin_error("admin API needs 'Authorization: Bearer <admin token>'", 401)
+        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            return admin_error("admin token does not match", 401)
         try:
             return await handler(request)
         except DatabaseUnavailableError as error:
