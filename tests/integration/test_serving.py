@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,6 +19,11 @@ from hub.serving import listener, server
 from hub.serving.protocol import origin_form
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, bool]]:
+    return "asyncio", {"use_uvloop": True}  # the loop ocpi-hub serve runs on
 
 
 @dataclass
@@ -43,6 +50,8 @@ class Recorder:
             if not message.get("more_body"):
                 break
         self.requests.append((scope["method"], scope["path"], scope["query_string"].decode(), body))
+        if scope["path"] == "/block":
+            time.sleep(0.6)  # the whole event loop stalls: new connections wait in the accept queue
         await asyncio.sleep(self.delay)
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -168,7 +177,8 @@ async def test_slow_request_head_gets_408_and_slow_body_is_cut_off() -> None:
     app = Recorder()
     async with serving(app, receive_seconds=0.5) as hub:
         head = asyncio.create_task(hub.exchange(b"GET /slow HTTP/1.1\r\nHost: x\r\n", wait=5))
-        body = asyncio.create_task(hub.exchange(b"PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{", wait=5))
+        body = asyncio.create_task(hub.exchange(b"PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n{",
+                                                wait=5))
         started = time.monotonic()
         got_head, got_body = await head, await body
         assert time.monotonic() - started < 3
@@ -194,3 +204,35 @@ async def test_drain_closes_each_connection_after_its_answer_then_finishes_in_fl
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection("127.0.0.1", hub.port)
         writer.close()
+
+
+def blocking_exchange(port: int, raw: bytes, start_at: float, out: list[bytes]) -> None:
+    """From a thread: at ``start_at``, connect and send ``raw``; record what came back."""
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    got = b""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(raw)
+            while chunk := sock.recv(65536):
+                got += chunk
+    except OSError as exc:
+        got += f"<{exc!r}>".encode()
+    out.append(got)
+
+
+async def test_connections_queued_when_the_drain_ends_are_answered_not_reset() -> None:
+    app = Recorder()
+    async with serving(app, drain_seconds=0.3) as hub:
+        started, answers = time.monotonic(), []
+        threads = [threading.Thread(target=blocking_exchange, args=(
+            hub.port, b"GET /queued HTTP/1.1\r\nHost: x\r\n\r\n", started + 0.4, answers)) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        hub.stop.set()
+        await asyncio.sleep(0.1)
+        # Stalls the server from 0.1 s to 0.7 s: the drain ends meanwhile, and the five connections made
+        # at 0.4 s wait in the kernel's accept queue with their requests written.
+        blocked = await hub.exchange(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.to_thread(lambda: [thread.join(10) for thread in threads])
+    assert blocked.startswith(b"HTTP/1.1 200")
+    assert len(answers) == 5 and all(a.startswith(b"HTTP/1.1 200") and a.endswith(b"ok") for a in answers), answers
