@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import psutil
 import pytest
 
@@ -70,18 +73,68 @@ async def test_restart_keeps_every_registration(data_dir: Path, tmp_path: Path) 
         assert secret and secret not in logs
 
 
-async def test_generated_admin_token_is_printed_once_and_works(data_dir: Path, tmp_path: Path) -> None:
+def cli_with_env_token(port: int, *args: str, token: str | None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin"} | ({"OCPI_HUB_ADMIN_TOKEN": token} if token is not None else {})
+    return subprocess.run([*hub_command(), "partners", "--hub", f"http://127.0.0.1:{port}", *args],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_generated_admin_token_is_kept_shown_once_and_read_from_the_environment(
+        data_dir: Path, tmp_path: Path) -> None:
     port = free_port()
-    hub = HubProcess(port, {"OCPI_HUB_DATA_DIR": str(data_dir)}, tmp_path / "hub.log")
+    hub = HubProcess(port, {"OCPI_HUB_DATA_DIR": str(data_dir)}, tmp_path / "hub1.log")
     try:
         hub.wait_ready()
-        line = next(row for row in hub.output().splitlines() if "admin token" in row)
-        token = line.rsplit(" ", 1)[1]
-        assert cli(port, "list", token=token) == []
-        with pytest.raises(subprocess.CalledProcessError):
-            cli(port, "list", token="wrong")
+        [shown] = [json.loads(row) for row in hub.output().splitlines() if "admin_token" in row]
+        token = shown["admin_token"]
+        assert not token.startswith("-") and str(data_dir / "admin-token") in shown["msg"]
+        assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
+        assert json.loads(cli_with_env_token(port, "list", token=token).stdout) == []
+        wrong = cli_with_env_token(port, "list", token="wrong")
+        assert wrong.returncode != 0 and "admin token does not match" in wrong.stderr
+        missing = cli_with_env_token(port, "list", token=None)
+        assert missing.returncode != 0 and "OCPI_HUB_ADMIN_TOKEN" in missing.stderr
     finally:
-        assert hub.stop() == 0
+        hub.proc.send_signal(signal.SIGINT)  # as Ctrl-C does
+        assert hub.stop() == 0, hub.output()
+    messages = [json.loads(row)["msg"] for row in hub.output().splitlines()]
+    assert "draining for 0 s" in messages and messages[-1] == "stopped", messages[-4:]
+
+    hub = HubProcess(port, {"OCPI_HUB_DATA_DIR": str(data_dir)}, tmp_path / "hub2.log")
+    try:
+        hub.wait_ready()
+        assert "admin_token" not in hub.output() and token not in hub.output(), "shown only when created"
+        assert json.loads(cli_with_env_token(port, "list", token=token).stdout) == [], "the same token after a restart"
+    finally:
+        assert hub.stop() == 0, hub.output()
+
+
+async def test_admin_api_says_whether_the_token_is_missing_or_wrong(net: Network) -> None:
+    hub = await net.hub()
+    async with aiohttp.ClientSession() as http, http.get(f"{hub.base_url}/admin/platforms") as r:
+        assert (r.status, await r.json()) == (401, {"error": "admin API needs 'Authorization: Bearer <admin token>'"})
+    assert await hub.admin("GET", "/admin/platforms", token="wrong") == (401, {"error": "admin token does not match"})
+
+
+async def test_busy_port_is_one_line_and_exit_2_with_nothing_started(data_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([*hub_command(), "serve", "--port", str(port)], capture_output=True, text=True,
+                             timeout=60, env={"PATH": "/usr/bin:/bin", "OCPI_HUB_DATA_DIR": str(data_dir)})
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [f"ocpi-hub: port {port} on 127.0.0.1 is already in use"]
+    assert out.stdout == "" and not data_dir.exists(), "no database started, no token made"
+
+
+@pytest.mark.parametrize("flags", [["--host", "0.0.0.0"], ["--host", "::"],
+                                   ["--host", "127.0.0.1", "--public-url", "http://0.0.0.0:8080"]])
+async def test_wildcard_address_without_public_url_is_refused(data_dir: Path, flags: list[str]) -> None:
+    out = subprocess.run([*hub_command(), "serve", "--port", str(free_port()), *flags], capture_output=True,
+                         text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "OCPI_HUB_DATA_DIR": str(data_dir)})
+    assert out.returncode == 2 and "OCPI_HUB_PUBLIC_URL" in out.stderr, out.stderr
+    assert len(out.stderr.splitlines()) == 1 and not data_dir.exists()
 
 
 async def test_bad_configuration_stops_startup_naming_the_key(tmp_path: Path) -> None:
