@@ -1,4 +1,6 @@
 # ocpi-hub container image. Build: docker build -t ocpi-hub .
+# Run: docker run -e OCPI_HUB_PUBLIC_URL=https://hub.example.com -p 8080:8080 ocpi-hub
+# (it listens on 0.0.0.0: without a public URL it refuses to start rather than advertise 0.0.0.0)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
