@@ -81,12 +81,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve(config: Config, sock: socket.socket, dsn: str) -> int:
     admin_token = config.admin_token
     if not admin_token:
-        admin_token, created = hub_admin_token.load_or_create(hub_config.data_path(config))
+        kept = hub_config.data_path(config) / hub_admin_token.FILE_NAME
+        admin_token, created = hub_admin_token.load_or_create(kept.parent)
         if created:
             # Shown this once, on the terminal (never through logging); kept in the data dir.
-            _announce({"level": "WARNING", "logger": "ocpihub", "msg": "admin token generated and kept in "
-                       f"{hub_config.data_path(config) / hub_admin_token.FILE_NAME} (mode 0600); shown only now",
-                       "admin_token": admin_token})
+            where = f"kept in {kept} (mode 0600)" if kept.exists() else "not kept: a new one at every start"
+            _announce({"level": "WARNING", "logger": "ocpihub",
+                       "msg": f"admin token generated, {where}; shown only now", "admin_token": admin_token})
     log.info(f"serving on http://{config.host}:{config.port} with {config.workers} worker(s)",
              extra={"versions_url": f"{config.base_url}/ocpi/versions", "workers": config.workers})
     if config.workers > 1:

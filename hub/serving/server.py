@@ -13,6 +13,7 @@ On SIGTERM (or SIGINT where the process owns the terminal):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -50,11 +51,18 @@ def run(app: Any, config: Config, sock: socket.socket, *, signals: tuple[int, ..
     """Serve ``app`` (a :class:`hub.app.HubApp`) on ``sock`` until one of ``signals``; return once stopped."""
 
     async def main() -> None:
-        stop = asyncio.Event()
+        stop, hurry = asyncio.Event(), asyncio.Event()
+
+        def signalled() -> None:
+            if stop.is_set() and not hurry.is_set():
+                log.info("second signal: ending the drain now")
+                hurry.set()
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in signals:
-            loop.add_signal_handler(sig, stop.set)
-        await serve(app, config, sock, stop=stop, parent_pid=parent_pid)
+            loop.add_signal_handler(sig, signalled)
+        await serve(app, config, sock, stop=stop, hurry=hurry, parent_pid=parent_pid)
 
     try:
         import uvloop
@@ -65,8 +73,9 @@ def run(app: Any, config: Config, sock: socket.socket, *, signals: tuple[int, ..
 
 
 async def serve(app: Any, config: Config, sock: socket.socket, *, stop: asyncio.Event,
-                parent_pid: int | None = None) -> None:
-    """Serve until ``stop`` is set, then drain and stop as the module says."""
+                hurry: asyncio.Event | None = None, parent_pid: int | None = None) -> None:
+    """Serve until ``stop`` is set, then drain (cut short when ``hurry`` is set) and stop as the module
+    says."""
     from hypercorn.asyncio import serve as hypercorn_serve
 
     protocol.install()
@@ -83,7 +92,8 @@ async def serve(app: Any, config: Config, sock: socket.socket, *, stop: asyncio.
         if _state(app) is not None:
             _state(app).draining = True
         log.info(f"draining for {config.drain_seconds:g} s", extra={"drain_seconds": config.drain_seconds})
-        await asyncio.sleep(config.drain_seconds)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for((hurry or asyncio.Event()).wait(), config.drain_seconds)
         await listener.stop_accepting(sock)
         deadline = loop.time() + FIRST_REQUEST_WAIT
         while connections.fresh > 0 and loop.time() < deadline:

@@ -28,10 +28,10 @@ def run(workers: int, sock: socket.socket, env: dict[str, str]) -> int:
 
     def stop(signum: int, frame: FrameType | None = None) -> None:
         nonlocal stopping
-        if stopping:
-            return
+        # A second signal is relayed too: it ends the workers' drain early.
+        log.info("stopping workers" if not stopping else "second signal: ending the drain now",
+                 extra={"signal": signal.Signals(signum).name})
         stopping = True
-        log.info("stopping workers", extra={"signal": signal.Signals(signum).name})
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -54,10 +54,10 @@ def run(workers: int, sock: socket.socket, env: dict[str, str]) -> int:
             if process.returncode != 0:
                 failed.append(process)
                 log.error("worker failed", extra={"pid": process.pid, "exit_code": process.returncode})
-                stop(signal.SIGTERM)
             elif not stopping:
                 log.error("worker exited unasked", extra={"pid": process.pid})
                 failed.append(process)
+            if failed and not stopping:
                 stop(signal.SIGTERM)
     log.info("stopped", extra={"failed_workers": len(failed)})
     return 1 if failed else 0

@@ -128,6 +128,10 @@ async def test_two_workers_share_one_metrics_view(net: Network, dsn: str, tmp_pa
         for _ in range(20):  # a new connection each: the kernel spreads them over the workers
             status, _, _ = await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
             assert status == 200
+        for _ in range(20):  # the last answer may reach us a moment before its worker counts it
+            if metric(await scrape(hub.base_url), "ocpihub_requests_total", module="locations", outcome="ok") == 20:
+                break
+            await asyncio.sleep(0.1)
         for _ in range(6):
             text = await scrape(hub.base_url)
             assert metric(text, "ocpihub_requests_total", module="locations", interface="SENDER", outcome="ok",

@@ -61,6 +61,7 @@ class Recorder:
 class Served:
     port: int
     stop: asyncio.Event
+    hurry: asyncio.Event
     task: asyncio.Task[None]
 
     async def exchange(self, raw: bytes, *, wait: float = 5.0) -> bytes:
@@ -87,10 +88,10 @@ class Served:
 async def serving(app: Any, **settings: Any) -> AsyncIterator[Served]:
     sock = listener.bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    stop = asyncio.Event()
+    stop, hurry = asyncio.Event(), asyncio.Event()
     config = Config(**{"drain_seconds": 0, **settings})
-    task = asyncio.create_task(server.serve(app, config, sock, stop=stop))
-    served = Served(port, stop, task)
+    task = asyncio.create_task(server.serve(app, config, sock, stop=stop, hurry=hurry))
+    served = Served(port, stop, hurry, task)
     for _ in range(300):
         if b"200" in await served.exchange(b"GET /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
             break
@@ -204,6 +205,15 @@ async def test_drain_closes_each_connection_after_its_answer_then_finishes_in_fl
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection("127.0.0.1", hub.port)
         writer.close()
+
+
+async def test_a_second_signal_ends_the_drain() -> None:
+    async with serving(Recorder(), drain_seconds=20) as hub:
+        hub.stop.set()
+        await asyncio.sleep(0.2)
+        assert not hub.task.done(), "draining"
+        hub.hurry.set()
+        await asyncio.wait_for(hub.task, 3)
 
 
 def blocking_exchange(port: int, raw: bytes, start_at: float, out: list[bytes]) -> None:
