@@ -62,7 +62,7 @@ class _Connection(h11.Connection):
     def next_event(self) -> Any:
         # Whatever follows a request that ends the connection waits until that request is answered;
         # h11 would otherwise report it as an error while the answer is still due.
-        if self.their_state is h11.MUST_CLOSE and self.our_state in _ANSWERING:
+        if self.their_state is h11.MUST_CLOSE and self.our_state in _ANSWERING and self.trailing_data[0]:
             return h11.PAUSED
         return super().next_event()
 
