@@ -84,10 +84,14 @@ class HubH11Protocol(H11Protocol):
 
     async def handle(self, event: ConnectionEvent) -> None:
         if isinstance(event, RawData):
-            if not self.watched and event.data and self._their_state() is h11.IDLE:
-                self._watch()  # the first bytes of a request head
             await super().handle(event)
-            if self.watched and self._their_state() not in _RECEIVING:
+            # Watched while part of a request is in: a head begun (bytes buffered, no request yet) or a
+            # body under way. A request that came whole costs no bookkeeping.
+            state = self._their_state()
+            if state is h11.SEND_BODY or (state is h11.IDLE and self.connection.trailing_data[0]):
+                if not self.watched:
+                    self._watch()
+            elif self.watched:
                 self._unwatch()
             return
         if isinstance(event, Closed):
