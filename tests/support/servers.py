@@ -12,11 +12,22 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 
+# Ports handed out by free_port(), still bound (not listening: a connection to one is refused) so that no
+# other bind(0) on this machine gets the same port before the test uses it. served() takes the socket
+# over; a port given to a subprocess is bound again there (SO_REUSEADDR on both, ours never listens).
+_reserved: dict[int, socket.socket] = {}
+_RESERVED_MAX = 256
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    port: int = s.getsockname()[1]
+    _reserved[port] = s
+    while len(_reserved) > _RESERVED_MAX:
+        _reserved.pop(next(iter(_reserved))).close()
+    return port
 
 
 @contextlib.asynccontextmanager
@@ -24,7 +35,13 @@ async def served(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Serve ``app`` on 127.0.0.1 and yield its base URL; stops it (and its lifespan) on exit."""
     port = port or free_port()
     config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
+    reserved = _reserved.pop(port, None)
+    if reserved is not None:
+        # Serve on the socket that has held the port since free_port(): no window for another process.
+        # Hypercorn listens on it only once the app's lifespan has started, as with a bind address.
+        config.bind = [f"fd://{reserved.detach()}"]
+    else:
+        config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 1.0
