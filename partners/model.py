@@ -98,10 +98,36 @@ class VersionDetails(msgspec.Struct, kw_only=True):
     endpoints: list[Endpoint]
 
 
+Sha256Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")]
+
+
+class OutboundTls(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
+    """How the hub checks one platform's TLS certificates when it calls it. Absent: verified against
+    the system CA store (and ``OCPI_HUB_OUTBOUND_CA_FILE``), name included."""
+
+    # SHA-256 of the certificate (DER) the platform's server presents, hex, colons optional. Set, it is
+    # the only check: a self-signed certificate, or one for another name, is accepted if it is this one.
+    pin_sha256: Sha256Fingerprint | None = None
+    # False: no check at all, for this platform only (a test system with a throwaway certificate).
+    # There is no hub-wide switch for this on purpose.
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if self.pin_sha256 is not None and not self.verify:
+            raise ValueError("pin_sha256 and verify=false contradict each other: a pin is a check")
+
+    @property
+    def pin(self) -> bytes | None:
+        return bytes.fromhex(self.pin_sha256.replace(":", "")) if self.pin_sha256 else None
+
+
 class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
     """Per-platform settings an operator sets through the admin API (``PATCH /admin/platforms/{id}/settings``),
     stored as one JSON object. Every field is optional: absent means the hub-wide default. Add a field here
     (with a comment saying what it bounds) to add a setting; the admin API and the snapshot pick it up."""
+
+    # How the hub checks this platform's certificates on outbound calls (pin or relax); None: verified.
+    outbound_tls: OutboundTls | None = None
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):
