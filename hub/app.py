@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub import outbound
 from hub.access_log import AccessLog
 from hub.config import Config
 from hub.endpoints import admin, credentials, health, hubclientinfo, versions
@@ -39,6 +40,7 @@ from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
 from routing.modules import CALLBACK_PREFIX, PREFIX
+from routing.outbound_guard import Resolver
 
 log = logging.getLogger("ocpihub")
 
@@ -50,8 +52,10 @@ class HubApp:
     Starlette (whose lifespan builds the state both use)."""
 
     def __init__(self, config: Config, dsn: str, *, admin_token: str | None = None,
-                 log_stream: BinaryIO | None = None) -> None:
+                 log_stream: BinaryIO | None = None, resolver: Resolver | None = None) -> None:
         self.config = config
+        # Host names to addresses for every outbound call (None: the system's); tests inject a stub.
+        self.resolver = resolver
         self.log_stream = log_stream
         self.dsn = dsn
         self.admin_token = admin_token or config.admin_token or secrets.token_urlsafe(24)
@@ -90,11 +94,15 @@ class HubApp:
             access_log = AccessLog(self.log_stream or sys.stderr.buffer,
                                    enabled=logging.getLogger("ocpihub.request").isEnabledFor(logging.INFO))
             stack.callback(access_log.flush)
+            guard, tls = outbound.build(config, metrics.outbound_refused, self.resolver)
+            outbound.announce(config, guard.policy)
             forwarder = Forwarder(
                 connect_timeout=config.connect_timeout,
                 request_timeout=config.request_timeout,
                 connections_per_receiver=config.connections_per_receiver,
                 client=config.outbound_client,
+                guard=guard,
+                tls=tls,
             )
             stack.push_async_callback(forwarder.close)
             lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds), outage=outage)
@@ -117,7 +125,9 @@ class HubApp:
             learned_sync = LearnedSync(learned, pool, outage=outage)
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
-            http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            # The registration client: every address checked by the guard, partners' certificates by `tls`.
+            http = aiohttp.ClientSession(connector=guard.aiohttp_connector(ssl_context=tls.verified),
+                                         cookie_jar=aiohttp.DummyCookieJar())
             stack.push_async_callback(http.close)
             identity = HubIdentity(
                 country_code=config.country_code.upper(), party_id=config.party_id.upper(),
@@ -141,7 +151,7 @@ class HubApp:
             stack.push_async_callback(routing.broadcaster.drain, config.request_timeout + 1)
             state = HubState(
                 config=config, identity=identity, pool=pool, registry=registry, sync=sync, http=http,
-                forwarder=forwarder, registrar=Registrar(pool, sync, http, identity), routing=routing,
+                forwarder=forwarder, registrar=Registrar(pool, sync, http, identity, guard, tls), routing=routing,
                 metrics=metrics, admin_token=self.admin_token, liveness=liveness, lease=lease, outage=outage,
             )
             app.state.hub = state

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from routing.outbound_policy import DEFAULT_ALLOW, parse_allow
+
 PREFIX = "OCPI_HUB_"
 
 
@@ -43,10 +45,20 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
     outbound_client: str = "native"
+    # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
+    # addresses only.
+    outbound_allow: str | None = None
+    outbound_allow_http: bool = True
+    outbound_ca_file: str | None = None
     workers: int = 1
     drain_seconds: float = 5.0
     shutdown_grace_seconds: float = 30.0
     log_level: str = "INFO"
+
+    @property
+    def outbound_allow_ranges(self) -> str:
+        """The allow-list in force: the setting, or the built-in default when it is unset."""
+        return DEFAULT_ALLOW if self.outbound_allow is None else self.outbound_allow
 
     @property
     def base_url(self) -> str:
@@ -80,6 +92,10 @@ DESCRIPTIONS: dict[str, str] = {
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
+    "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
+                      "addresses; empty: public only (default 127.0.0.0/8,::1/128 for a local run)",
+    "outbound_allow_http": "whether the hub may call partners over plain http (false: https only)",
+    "outbound_ca_file": "PEM bundle of extra CAs trusted for partners' certificates (beside the system store)",
     "workers": "Hypercorn worker processes (metrics are then aggregated through PROMETHEUS_MULTIPROC_DIR)",
     "drain_seconds": "after SIGTERM: seconds /readyz answers 503 before the listener closes (1 worker)",
     "shutdown_grace_seconds": "after the listener closes: seconds in-flight requests may take to finish",
@@ -135,6 +151,12 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}OUTBOUND_CLIENT must be native or aiohttp")
     if config.drain_seconds < 0:
         raise ConfigError(f"{PREFIX}DRAIN_SECONDS must not be negative")
+    try:
+        parse_allow(config.outbound_allow or "")
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}OUTBOUND_ALLOW: {exc}") from None
+    if config.outbound_ca_file and not Path(config.outbound_ca_file).is_file():
+        raise ConfigError(f"{PREFIX}OUTBOUND_CA_FILE: no such file {config.outbound_ca_file!r}")
 
 
 def data_path(config: Config) -> Path:

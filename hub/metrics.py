@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from partners.registry import Registry
 from routing.modules import ROUTED_MODULES
 from routing.observe import OUTCOMES, TOLERATED, RequestRecord
+from routing.outbound_policy import Rule
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol")
@@ -81,6 +82,9 @@ class Metrics:
         self.registry_reload_failures = Counter("ocpihub_registry_reload_failures",
                                                 "Registry reloads (or listener reconnections) that failed",
                                                 registry=r)
+        self.outbound_refusals = Counter("ocpihub_outbound_refused", "Outbound calls the address policy refused "
+                                         "before connecting, by rule", ["reason"], registry=r)
+        self._refused_children = {rule: self.outbound_refusals.labels(rule.value).inc for rule in Rule}
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -133,6 +137,9 @@ class Metrics:
 
     def tolerated(self, kind: str) -> None:
         self.tolerated_deviations.labels(kind).inc()
+
+    def outbound_refused(self, rule: Rule) -> None:
+        self._refused_children[rule]()
 
     def reloaded(self) -> None:
         self.registry_reloads.inc()

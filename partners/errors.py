@@ -54,6 +54,13 @@ class ForbiddenError(InvalidParametersError):
     http_status = 403
 
 
+class ResponseUrlRefusedError(InvalidParametersError):
+    """A ``response_url`` the hub may not call (outbound address policy): refused before forwarding.
+    HTTP 200 with the OCPI error, as the status codes chapter has it for a request the OCPI layer read."""
+
+    http_status = 200
+
+
 class PayloadTooLargeError(ClientError):
     """Body over the configured limit; answered without reading the rest."""
 
@@ -99,5 +106,13 @@ class DatabaseUnavailableError(ServerError):
 
     HTTP 200 with the OCPI error in the body, as the status codes chapter has it for a request that
     reached the OCPI layer; the admin API answers it with 503."""
+
+    http_status = 200
+
+
+class OutboundUrlRefusedError(ClientApiUnusableError):
+    """3001: a URL of the partner's (its versions URL, version details, or a module endpoint) is one the
+    hub may not call (outbound address policy); nothing was stored. HTTP 200 with the OCPI error, as the
+    status codes chapter has it for a request the OCPI layer read."""
 
     http_status = 200

@@ -23,6 +23,7 @@ from partners.errors import (
     InvalidParametersError,
     MethodNotAllowedError,
     PayloadTooLargeError,
+    ResponseUrlRefusedError,
 )
 from partners.model import Envelope, InterfaceRole
 from partners.registry import Party, PartyKey, Platform, Registry
@@ -134,7 +135,8 @@ class RoutingApp:
                 upstream = await self._forward(scope, receive, headers, correlation_id, route_path, parties)
             status = upstream.status
             outcome = Outcome.OK
-            await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase)
+            await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase,
+                                         parties.receiver_platform)
         except ClientGone:
             outcome = "client_gone"
             return
@@ -196,8 +198,10 @@ class RoutingApp:
 
         query: str = scope.get("query_string", b"").decode("latin-1")
         if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
+            originals: list[str] = []
 
             def make_callback(original: str) -> str:
+                originals.append(original)
                 ticket = callbacks.Ticket(
                     sender_platform=platform.id, sender_party=sender.label,
                     receiver_platform=route.platform.id, receiver_party=route.party.label,
@@ -209,6 +213,11 @@ class RoutingApp:
                 body = rewrite_body_response_url(body, make_callback) or body
             if query:
                 query = rewrite_query_response_url(query, make_callback) or query
+            for original in originals:
+                # The hub will POST the result there later: a URL it may not call fails the request now,
+                # before anything is forwarded.
+                await self.forwarder.guard.require(original, platform=platform.id, what="response_url",
+                                                   error=ResponseUrlRefusedError)
 
         suffix = _raw_suffix(scope, route_path.suffix)
         url = route.endpoint.rstrip("/") + suffix if suffix else route.endpoint
@@ -217,7 +226,7 @@ class RoutingApp:
         out_headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()),
                                         correlation_id.decode("latin-1"), sender.key, route.party.key,
                                         json_body=body is not None)
-        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
+        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label, route.platform)
         if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
             open_routing.learn_from(module, interface, route_path.suffix, route.party.key, self.learned.learn)
         parties.rebase = (route.endpoint, self._hub_bases[(module, interface)])
@@ -262,10 +271,10 @@ class RoutingApp:
         to_cc, _, to_pid = ticket.sender_party.partition("*")
         out_headers = forwarded_headers(target.outbound_auth, str(uuid.uuid4()), correlation_id.decode("latin-1"),
                                         (from_cc, from_pid), (to_cc, to_pid), json_body=True)
-        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party)
+        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party, target)
 
     async def _respond_upstream(self, send: Send, upstream: Response, request_id: bytes, correlation_id: bytes,
-                                rebase: tuple[str, str] | None) -> None:
+                                rebase: tuple[str, str] | None, receiver_platform: int = -1) -> None:
         """The receiver's answer to the caller, in one pass over its headers: the OCPI ones are kept,
         and Link/Location are rebased from the receiver's endpoint (``rebase[0]``) onto the hub's."""
         # A Content-Length of our own spares Hypercorn the chunked encoding (and its extra write).
@@ -277,18 +286,25 @@ class RoutingApp:
             if lname not in passed:
                 continue
             if rebase is not None and lname in _REBASED:
-                value = self._rebase(lname, value, *rebase)
+                rebased = self._rebase(lname, value, *rebase, receiver_platform)
+                if rebased is None:
+                    continue
+                value = rebased
             out.append((lname, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
 
-    def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str) -> bytes:
+    def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str, platform: int) -> bytes | None:
+        """The header rebased on the hub, or None when it is dropped: it pointed away from the receiver's
+        endpoint, at a URL the outbound policy refuses (the hub never follows it either way)."""
         text = value.decode("latin-1")
         if name == b"link":
             new, clean = rewrite_link_header(text, upstream_base, hub_base)
         else:
             new, clean = rebase_url(text, upstream_base, hub_base)
         if not clean:
+            if self.forwarder.guard.refused_in_header(text, platform=platform, what=f"{name.decode()} header"):
+                return None
             self.observer.tolerated(f"{name.decode()}_header")
             log.warning("rewrote a %s header that did not point at the receiver's endpoint", name.decode())
         return new.encode("latin-1")

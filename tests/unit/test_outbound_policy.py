@@ -9,6 +9,8 @@ import ipaddress
 
 import pytest
 
+from hub.config import ConfigError, load
+from hub.outbound import build_policy
 from routing.outbound_policy import (
     DEFAULT_ALLOW,
     OutboundPolicy,
@@ -196,3 +198,14 @@ def test_messages_never_show_user_information_or_resolved_addresses() -> None:
     name = OutboundRefused(Rule.PRIVATE, "https://internal.example/v", "internal.example", "10.9.8.7")
     assert "10.9.8.7" not in name.message and "internal.example resolves to a private address" in name.message
 
+
+def test_settings_become_the_policy_and_a_bad_one_stops_start_up_naming_it() -> None:
+    chart = build_policy(load({"OCPI_HUB_OUTBOUND_ALLOW": "", "OCPI_HUB_OUTBOUND_ALLOW_HTTP": "false"}))
+    assert chart.allow == () and chart.allow_http is False
+    local = build_policy(load({}, port=9000))
+    assert local.allow == parse_allow(DEFAULT_ALLOW) and local.allow_http is True
+    assert check_address(ipaddress.ip_address("127.0.0.1"), 9000, local) is Rule.SELF
+    with pytest.raises(ConfigError, match=r"OCPI_HUB_OUTBOUND_ALLOW: 'partner\.example' is not an address range"):
+        load({"OCPI_HUB_OUTBOUND_ALLOW": "10.0.0.0/8,partner.example"})
+    with pytest.raises(ConfigError, match="OCPI_HUB_OUTBOUND_CA_FILE"):
+        load({"OCPI_HUB_OUTBOUND_CA_FILE": "/nonexistent/ca.pem"})

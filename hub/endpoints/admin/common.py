@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error
-from partners.errors import DatabaseUnavailableError, HubError
+from partners.errors import DatabaseUnavailableError, HubError, OutboundUrlRefusedError
 
 _T = TypeVar("_T")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -33,8 +33,10 @@ def guarded(handler: Handler) -> Handler:
         except DatabaseUnavailableError as error:
             return admin_error(error.message, 503)
         except HubError as error:
-            # A failed handshake: say what the partner's API did, with its OCPI code.
-            return admin_error(error.message, 502 if error.ocpi_status >= 3000 else 400, ocpi_status=error.ocpi_status)
+            # A failed handshake: say what the partner's API did, with its OCPI code. A URL the outbound
+            # policy refused was never contacted: the operator's request is what to change (400).
+            upstream = error.ocpi_status >= 3000 and not isinstance(error, OutboundUrlRefusedError)
+            return admin_error(error.message, 502 if upstream else 400, ocpi_status=error.ocpi_status)
     return wrapper
 
 
