@@ -118,9 +118,17 @@ def test_everything_enabled() -> None:
     assert config["data"]["OCPI_HUB_PUBLIC_URL"] == "https://hub.example.com"
     assert config["data"]["OCPI_HUB_WORKERS"] == "2"
     assert config["data"]["OCPI_HUB_BROADCAST_CONCURRENCY"] == "128"
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW"] == "10.20.0.0/16, fd00:20::/48"
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW_HTTP"] == "true"
     dashboard = next(d for d in by_kind(docs, "ConfigMap") if "ocpi-hub.json" in d.get("data", {}))
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["ocpi-hub.json"])["uid"] == "ocpi-hub"
+
+
+def test_the_chart_lets_partners_reach_public_https_addresses_only_by_default() -> None:
+    config = next(d for d in by_kind(render({}), "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW"] == ""
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW_HTTP"] == "false"
 
 
 def test_existing_secret_replaces_the_charts_secret() -> None:
@@ -132,7 +140,7 @@ def test_existing_secret_replaces_the_charts_secret() -> None:
 
 
 @pytest.mark.parametrize("values", [{"bogus": 1}, {"hub": {"partyId": "TOOLONG"}}, {"hub": {"workers": 0}},
-                                    {"ingress": {"enabled": "yes"}}])
+                                    {"ingress": {"enabled": "yes"}}, {"hub": {"outboundAllow": "internal.example"}}])
 def test_schema_rejects_unknown_or_malformed_values(values: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmError):
         render(values)
