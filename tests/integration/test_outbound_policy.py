@@ -24,12 +24,13 @@ from tests.integration.test_hub_features import eventually
 from tests.integration.test_operations import metric, scrape
 from tests.integration.test_registration import post_invited_credentials
 from tests.support.network import Network, RunningHub
-from tests.support.partner import cpo, emsp, envelope, token_header
+from tests.support.partner import FakePlatform, cpo, emsp, envelope, token_header
 from tests.support.servers import Trap, trap
 
 pytestmark = pytest.mark.anyio
 
 STRICT = {"outbound_allow": "127.0.0.1/32"}
+HUB = ("NL", "HUB")
 # 127.0.0.2 in every spelling a partner tried, and a name that resolves to it.
 SPELLINGS = ["127.0.0.2", "2130706434", "0x7f000002", "127.2", "[::ffff:127.0.0.2]", "internal.test"]
 
@@ -141,37 +142,64 @@ async def test_module_endpoints_at_refused_addresses_fail_registration_before_an
     assert forbidden.connections == 0
 
 
-async def test_stored_names_are_checked_again_on_every_new_connection(net: Network,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
-    """A partner's name that later resolves to a refused address (DNS rebinding): forwards, the
-    hubclientinfo push and the still-alive probe are all refused at connect time."""
+async def rebindable(net: Network, **settings: Any) -> tuple[RunningHub, Names, FakePlatform, FakePlatform]:
+    """A hub, an eMSP, and a CPO registered under the name cpo.test, which resolves to 127.0.0.1 until
+    the test points it at 127.0.0.2 (DNS rebinding). No connection to the CPO is open at that point:
+    registration used its own client, and nothing was forwarded or pushed to it yet."""
     names = Names(cpo_test="127.0.0.1")
-    hub = await net.hub(resolver=names, still_alive_seconds=0.3, offline_after_failures=2, **STRICT)
+    hub = await net.hub(resolver=names, **STRICT, **settings)
     msp = await net.registered(hub, emsp("msp"))
     station = cpo("cpo")
     await net.partner(station, name="cpo.test")
     await station.register_with(hub.versions_url, await hub.invite())
+    return hub, names, msp, station
+
+
+async def test_stored_names_are_checked_again_by_every_forwarding_path(net: Network,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    hub, names, msp, station = await rebindable(net, offline_after_failures=10)
     async with trap("127.0.0.2", int(station.base_url.rsplit(":", 1)[1])) as rebound:
         names.names["cpo.test"] = ["127.0.0.2"]
         seen_before = len(station.clientinfo)
-        status, _ = await hub.admin("POST", "/admin/invitations", {"parties": [
-            {"country_code": "SE", "party_id": "NEW", "role": "CPO"}]})  # a ClientInfo push to everyone
-        assert status == 201
         status, _, body = await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
         assert (status, body["status_code"]) == (502, 4003)
         assert "cpo.test resolves to a loopback address" in body["status_message"], body
-        # Probes refused twice: OFFLINE, and that is pushed to the eMSP, which the policy allows.
-        await eventually(lambda: any(r.path.endswith("/NL/CPO") and r.json()["status"] == "OFFLINE"
-                                     for r in msp.clientinfo), timeout=10)
-        assert any(r.path.endswith("/SE/NEW") for r in msp.clientinfo)
+        status, headers, body = await msp.call("GET", "locations", "SENDER", to=HUB)  # GET all
+        assert status == 200 and body["data"] == [] and "outbound address policy" in headers["warning"]
+        status, _, _ = await msp.call("PUT", "tokens", "RECEIVER", "/DE/MSP/T1", to=HUB,
+                                      body={"uid": "T1", "type": "RFID"})  # broadcast
+        assert status == 200
+        status, _ = await hub.admin("POST", "/admin/invitations", {"parties": [
+            {"country_code": "SE", "party_id": "NEW", "role": "CPO"}]})  # a ClientInfo push to both
+        assert status == 201
+        await eventually(lambda: any(r.path.endswith("/SE/NEW") for r in msp.clientinfo))
+
+        async def refused() -> float:
+            return metric(await scrape(hub.base_url), "ocpihub_outbound_refused_total", reason="loopback")
+
+        for _ in range(100):  # forward, GET all, broadcast delivery, push: the last two run on their own
+            if await refused() == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert await refused() == 4
         assert rebound.connections == 0
     assert not station.received and len(station.clientinfo) == seen_before
-    text = await scrape(hub.base_url)
-    # The push, the forward, and at least one probe (the forward's failure and one probe's make OFFLINE).
-    assert metric(text, "ocpihub_outbound_refused_total", reason="loopback") >= 3
     _, platforms = await hub.admin("GET", "/admin/platforms")
     station_id = next(p["id"] for p in platforms if p["parties"][0]["party_id"] == "CPO")
     assert {r.platform for r in refusals(caplog) if r.host == "cpo.test"} == {station_id}
+
+
+async def test_still_alive_probes_to_a_refused_address_are_refused_and_count_against_the_platform(
+        net: Network) -> None:
+    hub, names, msp, station = await rebindable(net, still_alive_seconds=0.3, offline_after_failures=2)
+    async with trap("127.0.0.2", int(station.base_url.rsplit(":", 1)[1])) as rebound:
+        names.names["cpo.test"] = ["127.0.0.2"]
+        # Nothing else is sent to the CPO: only refused probes can make it OFFLINE, pushed to the eMSP.
+        await eventually(lambda: any(r.path.endswith("/NL/CPO") and r.json()["status"] == "OFFLINE"
+                                     for r in msp.clientinfo), timeout=10)
+        assert rebound.connections == 0
+    text = await scrape(hub.base_url)
+    assert metric(text, "ocpihub_outbound_refused_total", reason="loopback") >= 2
 
 
 async def test_response_url_refused_answers_2001_and_the_receiver_sees_nothing(net: Network,
