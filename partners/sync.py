@@ -22,8 +22,8 @@ from partners.registry import Registry, Snapshot, build_snapshot
 log = logging.getLogger("ocpihub.registry")
 
 
-def _build(platforms: list[Any], parties: list[Any]) -> Snapshot:
-    return build_snapshot(*store.registry_rows(platforms, parties))
+def _build(platforms: list[Any], parties: list[Any], agreements: list[Any]) -> Snapshot:
+    return build_snapshot(*store.registry_rows(platforms, parties, agreements))
 
 
 class RegistrySync:
