@@ -41,6 +41,7 @@ from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
 from routing.modules import CALLBACK_PREFIX, PREFIX
 from routing.outbound_guard import Resolver
+from routing.policy import Policy
 
 log = logging.getLogger("ocpihub")
 
@@ -146,6 +147,7 @@ class HubApp:
                 observer=HubObserver(metrics, access_log, liveness),
                 learned=learned,
                 broadcast_concurrency=config.broadcast_concurrency,
+                policy=Policy(agreements_required=config.agreements == "required"),
             )
             # Accepted broadcasts are delivered before the outbound client closes.
             stack.push_async_callback(routing.broadcaster.drain, config.request_timeout + 1)

@@ -44,6 +44,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offline_after_failures: int = 3
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
+    agreements: str = "open"
     outbound_client: str = "native"
     # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
     # addresses only.
@@ -91,6 +92,7 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "agreements": "open (anyone may reach anyone) or required (data flows only under roaming agreements)",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
                       "addresses; empty: public only (default 127.0.0.0/8,::1/128 for a local run)",
@@ -147,6 +149,8 @@ def _validate(config: Config) -> None:
                  "still_alive_seconds", "shutdown_grace_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if config.agreements not in ("open", "required"):
+        raise ConfigError(f"{PREFIX}AGREEMENTS must be open or required")
     if config.outbound_client not in ("native", "aiohttp"):
         raise ConfigError(f"{PREFIX}OUTBOUND_CLIENT must be native or aiohttp")
     if config.drain_seconds < 0:

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from partners.registry import Registry
+from routing.errors import RULES
 from routing.modules import ROUTED_MODULES
 from routing.observe import OUTCOMES, TOLERATED, RequestRecord
 from routing.outbound_policy import Rule
@@ -85,6 +86,9 @@ class Metrics:
         self.outbound_refusals = Counter("ocpihub_outbound_refused", "Outbound calls the address policy refused "
                                          "before connecting, by rule", ["reason"], registry=r)
         self._refused_children = {rule: self.outbound_refusals.labels(rule.value).inc for rule in Rule}
+        self.policy_denials = Counter("ocpihub_policy_denials", "Requests the policy refused, by rule", ["rule"],
+                                      registry=r)
+        self._denial_children = {rule: self.policy_denials.labels(rule).inc for rule in RULES}
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -140,6 +144,9 @@ class Metrics:
 
     def outbound_refused(self, rule: Rule) -> None:
         self._refused_children[rule]()
+
+    def denied(self, rule: str) -> None:
+        self._denial_children[rule]()
 
     def reloaded(self) -> None:
         self.registry_reloads.inc()
