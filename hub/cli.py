@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None, *,
+           raw: bytes | None = None, content_type: str = "application/json") -> Any:
     token = args.admin_token or hub_config.load().admin_token
     if not token:
         raise SystemExit("--admin-token or OCPI_HUB_ADMIN_TOKEN is required")
-    data = json.dumps(body).encode() if body is not None else None
+    data = json.dumps(body).encode() if body is not None else raw
     request = urllib.request.Request(
         args.hub.rstrip("/") + path, data=data, method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
@@ -208,6 +210,53 @@ def party(text: str) -> dict[str, str]:
     return {"country_code": parts[0], "party_id": parts[1], "role": parts[2]}
 
 
+def _party(text: str) -> dict[str, str]:
+    country_code, star, party_id = text.partition("*")
+    if not star:
+        raise SystemExit(f"a party is written COUNTRY*PARTY (e.g. NL*CPO), not {text!r}")
+    return {"country_code": country_code, "party_id": party_id}
+
+
+def cmd_agreements(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "create":
+        body: dict[str, Any] = {"cpo": _party(args.cpo), "emsp": _party(args.emsp)}
+        if args.modules:
+            body["modules"] = [m for m in args.modules.replace(",", " ").split() if m]
+        if args.valid_from:
+            body["valid_from"] = args.valid_from
+        if args.valid_until:
+            body["valid_until"] = args.valid_until
+        result = _admin(args, "POST", "/admin/agreements", body)
+    elif action == "list":
+        query = urllib.parse.urlencode({k: v for k, v in (("party", args.party), ("status", args.status)) if v})
+        result = _admin(args, "GET", "/admin/agreements" + (f"?{query}" if query else ""))
+    elif action == "show":
+        result = _admin(args, "GET", f"/admin/agreements/{args.agreement_id}")
+    elif action in ("suspend", "unsuspend"):
+        result = _admin(args, "POST", f"/admin/agreements/{args.agreement_id}/{action}")
+    elif action == "end":
+        result = _admin(args, "DELETE", f"/admin/agreements/{args.agreement_id}")
+    else:  # import
+        path = Path(args.file)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SystemExit(f"cannot read {path}: {exc.strerror}") from None
+        as_json = path.suffix.lower() == ".json" or (path.suffix.lower() != ".csv" and raw.lstrip()[:1] == b"[")
+        result = _admin(args, "POST", "/admin/agreements/import", raw=raw,
+                        content_type="application/json" if as_json else "text/csv")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _admin_client(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    p.add_argument("--hub", default="http://127.0.0.1:8080", help="the hub's admin base URL (default: %(default)s)")
+    p.add_argument("--admin-token", help="admin token (default: OCPI_HUB_ADMIN_TOKEN)")
+    return p
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ocpi-hub", description="An OCPI 2.2.1 roaming hub.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -222,10 +271,7 @@ def parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
 
-    partners = sub.add_parser("partners", help="manage partners through a running hub's admin API")
-    partners.add_argument("--hub", default="http://127.0.0.1:8080",
-                          help="the hub's admin base URL (default: %(default)s)")
-    partners.add_argument("--admin-token", help="admin token (default: OCPI_HUB_ADMIN_TOKEN)")
+    partners = _admin_client(sub, "partners", "manage partners through a running hub's admin API")
     actions = partners.add_subparsers(dest="action", required=True)
     invite = actions.add_parser("invite", help="create a token A for a platform that registers itself")
     invite.add_argument("--name", help="the platform's name, for the operator")
@@ -241,6 +287,26 @@ def parser() -> argparse.ArgumentParser:
         a = actions.add_parser(action, help=f"{action} a platform")
         a.add_argument("platform_id", type=int)
     partners.set_defaults(func=cmd_partners)
+
+    agreements = _admin_client(sub, "agreements", "manage roaming agreements through a running hub's admin API")
+    steps = agreements.add_subparsers(dest="action", required=True)
+    create = steps.add_parser("create", help="join a CPO and an eMSP-side party")
+    create.add_argument("--cpo", required=True, help="the CPO party, e.g. NL*CPO")
+    create.add_argument("--emsp", required=True, help="the eMSP-side party (EMSP, NSP, NAP, SCSP, OTHER), e.g. DE*MSP")
+    create.add_argument("--modules", help="modules covered, e.g. locations,tariffs (default: all)")
+    create.add_argument("--from", dest="valid_from", help="RFC 3339 start (default: now)")
+    create.add_argument("--until", dest="valid_until", help="RFC 3339 end (default: open-ended)")
+    listing = steps.add_parser("list", help="list agreements (newest first)")
+    listing.add_argument("--party", help="only agreements naming this party, e.g. NL*CPO")
+    listing.add_argument("--status", choices=["active", "suspended", "ended"])
+    for step in ("show", "suspend", "unsuspend", "end"):
+        what = "end an agreement (kept for audit)" if step == "end" else f"{step} an agreement"
+        a = steps.add_parser(step, help=what)
+        a.add_argument("agreement_id", type=int)
+    imported = steps.add_parser("import", help="import agreements from a CSV or JSON file (all or nothing)")
+    imported.add_argument("file", help="CSV with a header line (cpo_country_code,cpo_party_id,emsp_country_code,"
+                                       "emsp_party_id[,modules,valid_from,valid_until]) or a JSON list")
+    agreements.set_defaults(func=cmd_agreements)
     return p
 
 

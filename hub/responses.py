@@ -38,8 +38,8 @@ def ocpi_error(request: Request, error: HubError) -> Response:
     )
 
 
-def admin_json(data: Any, status: int = 200) -> Response:
-    return Response(_encoder.encode(data), status_code=status, media_type="application/json")
+def admin_json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encoder.encode(data), status_code=status, media_type="application/json", headers=headers)
 
 
 def admin_error(message: str, status: int, **extra: Any) -> Response:
