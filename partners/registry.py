@@ -126,8 +126,9 @@ class AgreementRow(msgspec.Struct, kw_only=True):
     valid_until: float | None
 
 
-AgreementKey = tuple[PartyKey, PartyKey]
-"""``(cpo party, emsp-side party)``."""
+AgreementKey = tuple[str, str, str, str]
+"""``(cpo country_code, cpo party_id, emsp country_code, emsp party_id)``: flat, so that the request path
+builds one tuple from attributes instead of nesting two."""
 
 
 class Snapshot:
@@ -145,8 +146,8 @@ class Snapshot:
         self.platforms = platforms
         self.by_token_hash = by_token_hash
         self.by_party = by_party
-        # Roaming agreements by (cpo, emsp): one lookup per request, then a comparison of timestamps,
-        # so an agreement starts and ends by the clock without a reload.
+        # Roaming agreements by (cpo party, emsp party): one lookup per request, then a comparison of
+        # timestamps, so an agreement starts and ends by the clock without a reload.
         self.agreements = agreements if agreements is not None else {}
         # Raw Authorization header -> platform, filled on first successful use. Bounded by the
         # number of tokens times the two accepted spellings; misses are never cached.
@@ -262,7 +263,7 @@ def _agreements(rows: Iterable[AgreementRow]) -> dict[AgreementKey, tuple[Agreem
             modules=modules, valid_from=row.valid_from,
             valid_until=math.inf if row.valid_until is None else row.valid_until,
         )
-        found.setdefault((agreement.cpo, agreement.emsp), []).append(agreement)
+        found.setdefault((*agreement.cpo, *agreement.emsp), []).append(agreement)
     return {k: tuple(v) for k, v in found.items()}
 
 

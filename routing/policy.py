@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
 from partners.model import ConnectionStatus, InterfaceRole, Role
-from partners.registry import Party, PartyKey, Platform, Snapshot
+from partners.registry import Agreement, Party, PartyKey, Platform, Snapshot
 from routing.body_view import Views, party
 from routing.errors import (
     AgreementDeniedError,
@@ -38,22 +38,46 @@ from routing.errors import (
     RoleDeniedError,
     SuspendedError,
 )
-from routing.modules import CPO_SIDE, caller_roles, receiver_roles
+from routing.modules import ROUTED_MODULES, caller_roles, receiver_roles
 
-# RECEIVER interfaces whose object URLs are /{country_code}/{party_id}/{id}: the client owns the object.
-OWNED_IN_URL = frozenset({"locations", "sessions", "tariffs", "tokens"})
-# RECEIVER interfaces whose pushed objects carry their owner's country_code / party_id.
-OWNED_IN_BODY = frozenset({"locations", "sessions", "cdrs", "tariffs", "tokens"})
-# Objects that belong to the eMSP named in their cdr_token.
-FOR_ONE_EMSP = frozenset({"sessions", "cdrs"})
-_PUSHES = frozenset({"PUT", "PATCH", "POST"})
 _R = InterfaceRole.RECEIVER
+_PUSHES = frozenset({"PUT", "PATCH", "POST"})
+
+
+class Interface:
+    """What the rules need to know about one module interface, worked out once at import: the
+    request path then reads attributes instead of hashing enums."""
+
+    __slots__ = ("callers", "cpo_calls", "module", "name", "one_emsp", "owned_in_body", "owned_in_url", "servers",
+                 "token_in_body")
+
+    def __init__(self, module: str, interface: InterfaceRole) -> None:
+        receiver = interface is _R
+        self.module = module
+        self.name = interface.value
+        # Tuples, not sets: membership tests by identity first, without hashing an enum.
+        self.callers = tuple(sorted(caller_roles(module, interface)))
+        self.servers = tuple(sorted(receiver_roles(module, interface)))
+        self.cpo_calls = Role.CPO in self.callers
+        # Client-owned object URLs /{country_code}/{party_id}/{id}: the client owns the object.
+        self.owned_in_url = receiver and module in ("locations", "sessions", "tariffs", "tokens")
+        # Pushed objects that carry their owner's country_code / party_id.
+        self.owned_in_body = receiver and module in ("locations", "sessions", "cdrs", "tariffs", "tokens")
+        # Objects that belong to the eMSP named in their cdr_token.
+        self.one_emsp = receiver and module in ("sessions", "cdrs")
+        # START_SESSION and RESERVE_NOW carry the eMSP's token.
+        self.token_in_body = receiver and module == "commands"
+
+
+INTERFACES: dict[str, tuple[Interface, Interface]] = {
+    m: (Interface(m, InterfaceRole.SENDER), Interface(m, _R)) for m in ROUTED_MODULES}
+"""module -> (its SENDER interface, its RECEIVER interface)."""
 
 
 class Ask:
     """One routed request as the policy sees it."""
 
-    __slots__ = ("interface", "method", "module", "segments", "sender", "views")
+    __slots__ = ("interface", "method", "module", "segments", "sender", "side", "views")
 
     def __init__(self, sender: Party, method: str, module: str, interface: InterfaceRole,
                  segments: tuple[str, ...], views: Views) -> None:
@@ -61,6 +85,7 @@ class Ask:
         self.method = method
         self.module = module
         self.interface = interface
+        self.side = INTERFACES[module][interface is _R]
         self.segments = segments  # the path after the module, percent-decoded
         self.views = views
 
@@ -73,8 +98,8 @@ def refuse_suspended(platform: Platform) -> None:
                              "GET or PUT on credentials are open to it")
 
 
-def _roles(roles: frozenset[Role]) -> str:
-    return ", ".join(sorted(roles))
+def _roles(roles: tuple[Role, ...]) -> str:
+    return ", ".join(roles)
 
 
 def _mine(value: Any, expected: str) -> bool:
@@ -83,6 +108,22 @@ def _mine(value: Any, expected: str) -> bool:
 
 def _names(value: Any) -> str:
     return value.upper() if isinstance(value, str) else repr(value)
+
+
+def _pair(sender: Party, other_cc: str, other_pid: str, cpo_calls: bool) -> tuple[str, str, str, str]:
+    """The agreement key of a request between ``sender`` and another party: (cpo, emsp-side)."""
+    if cpo_calls:
+        return (sender.country_code, sender.party_id, other_cc, other_pid)
+    return (other_cc, other_pid, sender.country_code, sender.party_id)
+
+
+def _covered(terms: tuple[Agreement, ...] | None, module: str, now: float) -> bool:
+    """Whether one of a pair's agreements covers ``module`` at ``now`` (written out: no generator)."""
+    if terms is not None:
+        for a in terms:
+            if a.valid_from <= now < a.valid_until and (a.modules is None or module in a.modules):
+                return True
+    return False
 
 
 class _Reaching(Protocol):
@@ -100,42 +141,40 @@ class Policy:
     # -- sender side: once per request ---------------------------------------------------------
     def authorize(self, ask: Ask) -> None:
         """Rules *role* (sender) and *ownership* (URL, body owner fields, a command's token)."""
-        sender, module, interface = ask.sender, ask.module, ask.interface
-        callers = caller_roles(module, interface)
-        if sender.role not in callers:
+        sender, side = ask.sender, ask.side
+        if sender.role not in side.callers:
             raise RoleDeniedError(
-                f"{sender.label} is a {sender.role} party: the {module} {interface} interface is called by "
-                f"{_roles(callers)} parties only"
+                f"{sender.label} is a {sender.role} party: the {side.module} {side.name} interface is called by "
+                f"{_roles(side.callers)} parties only"
             )
-        if interface is not _R:
-            return
         segments = ask.segments
-        if segments and module in OWNED_IN_URL and (
+        if segments and side.owned_in_url and (
             len(segments) < 2 or segments[0].upper() != sender.country_code
             or segments[1].upper() != sender.party_id
         ):
-            named = "/".join(segments[:2]).upper().replace("/", "*")
+            named = "*".join(segments[:2]).upper()
             raise OwnershipDeniedError(
-                f"{sender.label} may only address its own {module}: the URL names {named} as the owner"
+                f"{sender.label} may only address its own {side.module}: the URL names {named} as the owner"
             )
-        if ask.views and ask.method in _PUSHES:
-            if module in OWNED_IN_BODY:
-                for view in ask.views:
-                    if not (_mine(view.country_code, sender.country_code) and _mine(view.party_id, sender.party_id)):
-                        raise OwnershipDeniedError(
-                            f"{sender.label} may only push its own {module}: the object's country_code/party_id "
-                            f"name {_names(view.country_code)}*{_names(view.party_id)}"
-                        )
-            elif module == "commands":
-                for view in ask.views:
-                    token = view.token
-                    if isinstance(token, dict) and not (_mine(token.get("country_code"), sender.country_code)
-                                                        and _mine(token.get("party_id"), sender.party_id)):
-                        raise OwnershipDeniedError(
-                            f"{sender.label} may only send commands with its own tokens: the token's "
-                            f"country_code/party_id name {_names(token.get('country_code'))}*"
-                            f"{_names(token.get('party_id'))}"
-                        )
+        if not ask.views or ask.method not in _PUSHES:
+            return
+        if side.owned_in_body:
+            for view in ask.views:
+                if not (_mine(view.country_code, sender.country_code) and _mine(view.party_id, sender.party_id)):
+                    raise OwnershipDeniedError(
+                        f"{sender.label} may only push its own {side.module}: the object's country_code/party_id "
+                        f"name {_names(view.country_code)}*{_names(view.party_id)}"
+                    )
+        elif side.token_in_body:
+            for view in ask.views:
+                token = view.token
+                if isinstance(token, dict) and not (_mine(token.get("country_code"), sender.country_code)
+                                                    and _mine(token.get("party_id"), sender.party_id)):
+                    raise OwnershipDeniedError(
+                        f"{sender.label} may only send commands with its own tokens: the token's "
+                        f"country_code/party_id name {_names(token.get('country_code'))}*"
+                        f"{_names(token.get('party_id'))}"
+                    )
 
     # -- receiver side: once per receiver ------------------------------------------------------
     def admit(self, snapshot: Snapshot, ask: Ask, receiver: Party, now: float) -> None:
@@ -143,21 +182,21 @@ class Policy:
         rule = self._receiver_rule(snapshot, ask, receiver, now)
         if rule is None:
             return
-        module, interface = ask.module, ask.interface
+        side = ask.side
         if rule == "role":
             raise RoleDeniedError(
-                f"{receiver.label} is a {receiver.role} party: the {module} {interface} interface is served by "
-                f"{_roles(receiver_roles(module, interface))} parties only"
+                f"{receiver.label} is a {receiver.role} party: the {side.module} {side.name} interface is served by "
+                f"{_roles(side.servers)} parties only"
             )
         if rule == "ownership":
             named = next(k for v in ask.views if (k := party(v.cdr_token)) is not None and k != receiver.key)
             raise OwnershipDeniedError(
-                f"this {module[:-1]} belongs to the eMSP in its cdr_token, {named[0]}*{named[1]}: it may not go to "
-                f"{receiver.label}"
+                f"this {side.module[:-1]} belongs to the eMSP in its cdr_token, {named[0]}*{named[1]}: it may not "
+                f"go to {receiver.label}"
             )
-        cpo, emsp = (ask.sender, receiver) if ask.sender.role in CPO_SIDE else (receiver, ask.sender)
+        cpo, emsp = (ask.sender, receiver) if side.cpo_calls else (receiver, ask.sender)
         raise AgreementDeniedError(
-            f"no roaming agreement between CPO {cpo.label} and {emsp.label} covers {module} now"
+            f"no roaming agreement between CPO {cpo.label} and {emsp.label} covers {side.module} now"
         )
 
     def admits(self, snapshot: Snapshot, ask: Ask, key: PartyKey, now: float) -> bool:
@@ -165,9 +204,8 @@ class Policy:
         checked by :meth:`admit` once the receiver is chosen)."""
         if not self.agreements_required:
             return True
-        sender = ask.sender
-        pair = (sender.key, key) if sender.role in CPO_SIDE else (key, sender.key)
-        return any(a.covers(ask.module, now) for a in snapshot.agreements.get(pair, ()))
+        return _covered(snapshot.agreements.get(_pair(ask.sender, key[0], key[1], ask.side.cpo_calls)),
+                        ask.module, now)
 
     def receivers(self, snapshot: Snapshot, ask: Ask, routes: Sequence[_Route], now: float) -> list[_Route]:
         """The broadcast receivers or GET-all owners (``routes``) the sender may reach."""
@@ -179,17 +217,17 @@ class Policy:
         self.admit(snapshot, ask, receiver, now)
 
     def _receiver_rule(self, snapshot: Snapshot, ask: Ask, receiver: Party, now: float) -> str | None:
-        module = ask.module
-        if receiver.role not in receiver_roles(module, ask.interface):
+        side = ask.side
+        if receiver.role not in side.servers:
             return "role"
-        if module in FOR_ONE_EMSP and ask.interface is _R:
+        if side.one_emsp:
             for view in ask.views:
                 owner = party(view.cdr_token)
-                if owner is not None and owner != receiver.key:
+                if owner is not None and (owner[0] != receiver.country_code or owner[1] != receiver.party_id):
                     return "ownership"
         if self.agreements_required:
-            sender = ask.sender
-            pair = (sender.key, receiver.key) if sender.role in CPO_SIDE else (receiver.key, sender.key)
-            if not any(a.covers(module, now) for a in snapshot.agreements.get(pair, ())):
+            terms = snapshot.agreements.get(
+                _pair(ask.sender, receiver.country_code, receiver.party_id, side.cpo_calls))
+            if not _covered(terms, side.module, now):
                 return "agreement"
         return None

@@ -284,4 +284,4 @@ def test_messages_never_hold_more_than_parties_and_modules() -> None:
     with pytest.raises(DeniedError) as caught:
         REQUIRED.decide(snapshot(), ask(CPO, "locations", R, "/NL/CPO/L1", b"{}"), MSP, NOW)
     assert caught.value.message == "no roaming agreement between CPO NL*CPO and DE*MSP covers locations now"
-    assert math.isinf(snapshot(agreement(1, CPO, MSP)).agreements[(CPO.key, MSP.key)][0].valid_until)
+    assert math.isinf(snapshot(agreement(1, CPO, MSP)).agreements[(*CPO.key, *MSP.key)][0].valid_until)
