@@ -34,6 +34,13 @@ class RunningHub:
             raw = await r.read()
             return r.status, (await r.json(content_type=None)) if raw else None
 
+    async def admin_raw(self, method: str, path: str, data: bytes, content_type: str) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.admin_token}", "Content-Type": content_type}
+        async with aiohttp.ClientSession() as http, http.request(
+            method, self.base_url + path, data=data, headers=headers
+        ) as r:
+            return r.status, await r.json(content_type=None)
+
     async def invite(self) -> str:
         status, body = await self.admin("POST", "/admin/invitations", {"name": "test"})
         assert status == 201, body
