@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import decision, seed
+from benchmarks import decision, policy, seed
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -195,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
             up_port, direct_port = free_port(), free_port()
             upstream_base = f"http://127.0.0.1:{up_port}"
             asyncio.run(seed.seed(dsn, upstream_base))
+            # Every hub below runs with the same registry: 10,000 more parties and 10,000 agreements, so
+            # that "agreements required" and "open" differ only in the policy mode.
+            started = time.perf_counter()
+            parties = 1000 if opts.tiny else POLICY_PARTIES  # the smoke run checks the harness, not the scale
+            agreement_count = asyncio.run(policy.seed_agreements(dsn, parties))
+            results["policy"] = {"parties": parties, "agreements": agreement_count,
+                                 "seed_s": round(time.perf_counter() - started, 1)}
+            print(f"seeded {parties} parties and {agreement_count} agreements", flush=True)
             body = put_body()
             with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(up_port)]), up_port), \
                  process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.upstream", str(direct_port)]), direct_port):
@@ -202,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0"}
                 hub_cmd = [PY, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port"]
                 servers.append(("hub", hub_cmd, hub_env, "/readyz"))
+                servers.append(("hub (agreements required)", hub_cmd, hub_env | {"OCPI_HUB_AGREEMENTS": "required"},
+                                "/readyz"))
                 if not opts.tiny:
                     servers.append(("hub (logs off)", hub_cmd, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, "/readyz"))
                     servers.append(("hub (aiohttp client)", hub_cmd, hub_env | {"OCPI_HUB_OUTBOUND_CLIENT": "aiohttp"},
@@ -218,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                     if name.startswith("naive"):
                         full.append(upstream_base)
                     with process(pinned(SERVER_CPU, full), port, env, tmp / f"{name.split()[0]}.log", ready):
+                        if name.startswith("hub"):
+                            answered_ok(port, GET_PATH, "GET", GET_HEADERS, None)
+                            answered_ok(port, PUT_PATH, "PUT", PUT_HEADERS, body)
                         results["forwarding"] += measure_server(name, port, GET_PATH, "GET", GET_HEADERS, None,
                                                                 levels, seconds)
                         results["forwarding"] += measure_server(name, port, PUT_PATH, "PUT", PUT_HEADERS, body,
@@ -243,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             pg.stop()
 
+    print("policy stage and ownership body view (in-process):", flush=True)
+    results["policy"]["body_view"] = policy.measure_body_view(rounds=3 if opts.tiny else 5)
+    results["policy"]["decision"] = policy.measure_decisions(cases=2000 if opts.tiny else 20000)
+    for row in results["policy"]["body_view"]:
+        print(f"  {row}", flush=True)
+    print(f"  {results['policy']['decision']}", flush=True)
     print("routing decision vs registry size:", flush=True)
     sizes = [10, 1000] if opts.tiny else [10, 1000, 100000]
     results["decision"] = [decision.measure(n, cases=2000 if opts.tiny else 20000) for n in sizes]
@@ -260,6 +279,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 FANOUT_DELAY_MS = 20
+POLICY_PARTIES = 10_000
+
+
+def answered_ok(port: int, path: str, method: str, headers: dict[str, str], body: bytes | None) -> None:
+    """One request before the load: a hub that refused it (a policy denial is HTTP 200 with an OCPI
+    error code) would otherwise be measured refusing."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        answer = json.loads(r.read())
+    if answer.get("status_code") != 1000:
+        raise RuntimeError(f"{method} {path} was answered {answer}: the benchmark would measure a refusal")
 
 
 def _metric_sum(port: int, name: str, **labels: str) -> float:
@@ -328,7 +358,13 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     hub_get, naive_get, direct = pick("hub", "GET", c), pick("naive (aiohttp)", "GET", c), pick("direct", "GET", c)
     if hub_get and naive_get:
         out["hub_over_naive_get"] = round(hub_get["rps"] / naive_get["rps"], 2)
+    required = "hub (agreements required)"
+    required_get, required_put = pick(required, "GET", c), pick(required, "PUT", c)
     hub_put, naive_put = pick("hub", "PUT", c), pick("naive (aiohttp)", "PUT", c)
+    if hub_get and required_get:
+        out["agreements_required_over_open_get"] = round(required_get["rps"] / hub_get["rps"], 3)
+    if hub_put and required_put:
+        out["agreements_required_over_open_put"] = round(required_put["rps"] / hub_put["rps"], 3)
     if hub_put and naive_put:
         out["hub_over_naive_put"] = round(hub_put["rps"] / naive_put["rps"], 2)
     ceiling = pick("hypercorn ceiling", "GET", c)
