@@ -139,8 +139,17 @@ def test_existing_secret_replaces_the_charts_secret() -> None:
     assert {"secretRef": {"name": "hub-secrets"}} in refs
 
 
+def test_agreements_mode_reaches_the_hub() -> None:
+    def mode(values: dict[str, Any]) -> str:
+        config = next(d for d in by_kind(render(values), "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+        return str(config["data"]["OCPI_HUB_AGREEMENTS"])
+
+    assert (mode({}), mode({"hub": {"agreements": "required"}})) == ("open", "required")
+
+
 @pytest.mark.parametrize("values", [{"bogus": 1}, {"hub": {"partyId": "TOOLONG"}}, {"hub": {"workers": 0}},
-                                    {"ingress": {"enabled": "yes"}}, {"hub": {"outboundAllow": "internal.example"}}])
+                                    {"ingress": {"enabled": "yes"}}, {"hub": {"outboundAllow": "internal.example"}},
+                                    {"hub": {"agreements": "strict"}}])
 def test_schema_rejects_unknown_or_malformed_values(values: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmError):
         render(values)
@@ -155,7 +164,7 @@ def dashboard_metric_names() -> set[str]:
 def test_dashboard_has_the_panels_operators_need() -> None:
     dashboard = json.loads((CHART / "dashboards" / "ocpi-hub.json").read_text())
     titles = " | ".join(p["title"] for p in dashboard["panels"]).lower()
-    for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status"):
+    for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status", "policy denials"):
         assert words in titles
     assert dashboard_metric_names()
 
