@@ -24,7 +24,7 @@ from partners.errors import (
     PayloadTooLargeError,
     ResponseUrlRefusedError,
 )
-from partners.model import Envelope, InterfaceRole
+from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
 from routing import body_view, callbacks, envelope, open_routing
 from routing.broadcast import Broadcaster
@@ -262,6 +262,10 @@ class RoutingApp:
         target: Platform | None = snapshot.platforms.get(ticket.sender_platform)
         if target is None or target.outbound_auth is None:
             raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is no longer registered")
+        if target.status is ConnectionStatus.SUSPENDED:
+            # The request was allowed, so its result stays allowed (no agreement is asked again), but a
+            # platform the operator suspended receives nothing.
+            raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is suspended by the hub operator")
         body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
         body_view.read(body)  # the JSON check only: a callback's body is the receiver's result, not an object
         from_cc, _, from_pid = ticket.receiver_party.partition("*")

@@ -11,7 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.endpoints.ocpi_auth import caller, hub_state
+from hub.endpoints.ocpi_auth import caller, denied, hub_state
 from hub.responses import ocpi_error, ocpi_ok
 from partners.errors import HubError, InvalidParametersError, MethodNotAllowedError
 from partners.model import Credentials
@@ -27,7 +27,7 @@ async def credentials(request: Request) -> Response:
         return await _handle(request)
     except HubError as error:
         if isinstance(error, DeniedError):
-            hub_state(request).metrics.denied(error.rule)
+            denied(request, error)
         return ocpi_error(request, error)
 
 

@@ -10,7 +10,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.endpoints.ocpi_auth import caller, hub_state
+from hub.endpoints.ocpi_auth import caller, denied, hub_state
 from hub.liveness import client_info
 from hub.responses import ocpi_error, ocpi_ok
 from partners.errors import HubError, InvalidParametersError, UnauthorizedError
@@ -56,7 +56,7 @@ async def hubclientinfo(request: Request) -> Response:
         limit = min(_int(q.get("limit"), "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
     except HubError as error:
         if isinstance(error, DeniedError):
-            hub_state(request).metrics.denied(error.rule)
+            denied(request, error)
         return ocpi_error(request, error)
     state = hub_state(request)
     snapshot = state.registry.snapshot

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 
 from hub.state import HubState
@@ -9,11 +11,21 @@ from partners import store
 from partners.errors import UnauthorizedError
 from partners.registry import Platform
 from partners.tokens import header_token_hashes, token_candidates
+from routing.errors import DeniedError
+
+log = logging.getLogger("ocpihub.policy")
 
 
 def hub_state(request: Request) -> HubState:
     state: HubState = request.app.state.hub
     return state
+
+
+def denied(request: Request, error: DeniedError) -> None:
+    """A policy refusal on one of the hub's own modules: counted and logged like a routed one."""
+    hub_state(request).metrics.denied(error.rule)
+    log.info("refused by the policy", extra={"rule": error.rule, "path": request.url.path,
+                                             "method": request.method, "detail": error.message})
 
 
 async def caller(request: Request) -> tuple[Platform, str]:

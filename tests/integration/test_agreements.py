@@ -123,7 +123,14 @@ async def test_a_callback_of_an_allowed_request_stays_allowed(required: World) -
         status, _, answer = await w.cpo1.raw("POST", path + junk, body={"result": "ACCEPTED"})
         assert (status, answer["status_code"]) == (404, 2001), junk
     assert len(w.msp1.received) == before, "junk after a ticket reaches nobody"
+    _, platforms = await w.hub.admin("GET", "/admin/platforms")
+    msp1_id = next(p["id"] for p in platforms if p["parties"][0]["country_code"] == "DE")
+    await w.hub.admin("POST", f"/admin/platforms/{msp1_id}/suspend")
     async with aiohttp.ClientSession() as http:
+        async with http.post(callback, json={"result": "ACCEPTED"}, headers=auth) as r:
+            assert (r.status, (await r.json())["status_code"]) == (502, 4003), "a suspended platform receives nothing"
+        assert len(w.msp1.received) == before
+        await w.hub.admin("POST", f"/admin/platforms/{msp1_id}/unsuspend")
         async with http.post(callback, json={"result": "ACCEPTED"}, headers=auth) as r:
             assert r.status == 201, await r.text()
     assert w.msp1.received[-1].path == "/sender/commands/START_SESSION/7"
