@@ -11,7 +11,6 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-
 # Ports handed out by free_port(), still bound (not listening: a connection to one is refused) so that no
 # other bind(0) on this machine gets the same port before the test uses it. served() takes the socket
 # over; a port given to a subprocess is bound again there (SO_REUSEADDR on both, ours never listens).
