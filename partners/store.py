@@ -54,7 +54,12 @@ def unreachable(error: BaseException) -> bool:
     """Whether ``error`` says the database cannot be used right now (as opposed to a faulty query)."""
     if isinstance(error, (*UNREACHABLE_ERRORS, OSError)):
         return True
-    return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
+    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+        return True
+    # A pooled connection the server dropped while an operation was under way is left half-switched;
+    # the next use fails with this before the pool notices the connection is gone (seen when PostgreSQL
+    # stops during a reload). The pool discards it; the outage is the same as a refused connection.
+    return isinstance(error, asyncpg.InternalClientError) and "cannot switch to state" in str(error)
 
 
 async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
