@@ -1,8 +1,9 @@
 """The hot path: a raw ASGI app for ``/ocpi/2.2.1/{sender|receiver}/{module}...`` and callbacks.
 
-Each request reads top to bottom: authenticate -> check sender -> resolve receiver -> read body ->
-rewrite -> forward -> rewrite response. Any stage ends the request by raising a ``HubError``, which
-becomes the OCPI envelope; anything else becomes 3000 with the traceback logged, never shown.
+Each request reads top to bottom: authenticate -> admit (perimeter: address, certificate, rate) ->
+check sender -> resolve receiver -> read body -> rewrite -> forward -> rewrite response. Any stage ends
+the request by raising a ``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with
+the traceback logged, never shown.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from partners.errors import (
     InvalidParametersError,
     MethodNotAllowedError,
     PayloadTooLargeError,
+    PerimeterRefusedError,
     ResponseUrlRefusedError,
+    TooManyRequestsError,
 )
 from partners.model import Envelope, InterfaceRole
 from partners.registry import Party, PartyKey, Platform, Registry
@@ -43,6 +46,7 @@ from routing.modules import (
     parse_route_path,
 )
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
+from routing.perimeter import Perimeter
 from routing.resolve import (
     authenticate,
     broadcast_routes,
@@ -98,6 +102,7 @@ class RoutingApp:
         clock: Callable[[], float] = time.time,
         learned: LearnedRoutes | None = None,
         broadcast_concurrency: int = 64,
+        perimeter: Perimeter | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -106,6 +111,7 @@ class RoutingApp:
         self.observer: RoutingObserver = observer or NoObserver()
         self.clock = clock
         self.learned = learned or LearnedRoutes()
+        self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
@@ -141,11 +147,12 @@ class RoutingApp:
             outcome = "client_gone"
             return
         except HubError as error:
+            if error.http_status == 401:
+                self.observer.auth_failed()
+                error = self.perimeter.auth_failed(scope, error)
             outcome = error.outcome if isinstance(error, UpstreamFailure) else _error_kind(error)
             status = error.http_status
             detail = error.message
-            if error.http_status == 401:
-                self.observer.auth_failed()
             await _respond_error(send, error, request_id, correlation_id)
         except Exception:
             log.exception("unexpected error while routing", extra={"correlation_id": correlation_id.decode()})
@@ -167,6 +174,7 @@ class RoutingApp:
         interface = route_path.interface
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
+        self.perimeter.admit(platform, scope)
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform = sender.label, platform.id
         key = to_key(headers.to_country_code, headers.to_party_id)
@@ -256,6 +264,7 @@ class RoutingApp:
     ) -> Response:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
+        self.perimeter.admit(platform, scope)
         ticket = callbacks.redeem(
             self.callback_key, scope["path"][len(CALLBACK_PREFIX):], caller_platform=platform.id, now=self.clock()
         )
@@ -337,7 +346,9 @@ def _error_kind(error: HubError) -> str:
     """The closed ``outcome`` label of a request the hub answered itself."""
     if error.http_status == 401:
         return "unauthorized"
-    if isinstance(error, ForbiddenError):
+    if isinstance(error, TooManyRequestsError):
+        return "rate_limited"
+    if isinstance(error, ForbiddenError | PerimeterRefusedError):
         return "forbidden"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
@@ -403,6 +414,6 @@ async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, meth
 async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes) -> None:
     body = envelope.error_body(error)
     headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id),
-               (b"x-correlation-id", correlation_id)]
+               (b"x-correlation-id", correlation_id), *error.headers()]
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
