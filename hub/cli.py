@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import config as hub_config
-from hub import logs
+from hub import keyfile, logs, tls
 from hub.config import Config, ConfigError
 from hub.data_dir import DataDirBusyError
 from hub.database import EmbeddedPostgres
@@ -53,19 +53,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(config.log_level)
     dsn, embedded = _database(config)
     try:
+        secrets_key, generated = keyfile.secrets_key(config, embedded=embedded is not None)
+        if generated:
+            print(generated, file=sys.stderr, flush=True)
         admin_token = config.admin_token or secrets.token_urlsafe(24)
         if not config.admin_token:
             # Shown once, on the terminal only: it is not logged.
             print(f"ocpi-hub admin token (generated; set OCPI_HUB_ADMIN_TOKEN to fix it): {admin_token}",
                   file=sys.stderr, flush=True)
-        print(f"ocpi-hub listening on http://{config.host}:{config.port} with {config.workers} worker(s) "
+        scheme = "https" if config.tls_cert_file else "http"
+        print(f"ocpi-hub listening on {scheme}://{config.host}:{config.port} with {config.workers} worker(s) "
               f"(versions: {config.base_url}/ocpi/versions)", file=sys.stderr, flush=True)
         if config.workers > 1:
-            _run_workers(config, dsn, admin_token)
+            _run_workers(config, dsn, admin_token, secrets_key)
         else:
             from hub.app import HubApp
 
-            _run_single(HubApp(config, dsn, admin_token=admin_token), config)
+            _run_single(HubApp(config, dsn, admin_token=admin_token, secrets_key=secrets_key), config)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -81,6 +85,7 @@ def _hypercorn_config(config: Config) -> Any:
     hc.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler, once
     hc.graceful_timeout = config.shutdown_grace_seconds
     hc.keep_alive_timeout = 75.0
+    tls.configure(hc, config)
     return hc
 
 
@@ -113,7 +118,7 @@ def _run_single(app: Any, config: Config) -> None:
         asyncio.run(main())
 
 
-def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
+def _run_workers(config: Config, dsn: str, admin_token: str, secrets_key: str) -> None:
     """Several Hypercorn workers (spawned processes) sharing the listener. Each builds the app from
     the environment (hub.asgi); the database was started here, in the parent, before any worker.
     Metrics go through files in a fresh PROMETHEUS_MULTIPROC_DIR. Hypercorn itself handles SIGTERM:
@@ -127,6 +132,7 @@ def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "OCPI_HUB_DATABASE_URL": dsn,
         "OCPI_HUB_ADMIN_TOKEN": admin_token,
+        "OCPI_HUB_SECRETS_KEY": secrets_key,
         "OCPI_HUB_HOST": config.host,
         "OCPI_HUB_PORT": str(config.port),
         "OCPI_HUB_PUBLIC_URL": config.base_url,
@@ -153,6 +159,44 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """``secrets new-key`` prints a fresh key; ``secrets re-encrypt`` reseals every stored secret under
+    OCPI_HUB_SECRETS_KEY, opening them with it or OCPI_HUB_SECRETS_OLD_KEYS (all or nothing)."""
+    from partners import secrets as sealing
+
+    if args.action == "new-key":
+        print(sealing.new_key())
+        return 0
+    config = hub_config.load()
+    logs.configure(config.log_level)
+    dsn, embedded = _database(config)
+    try:
+        key, _ = keyfile.secrets_key(config, embedded=embedded is not None)
+        try:
+            keyring = sealing.Keyring.from_text(key, config.secrets_old_keys)
+            changed = asyncio.run(_re_encrypt(dsn, keyring))
+        except sealing.SecretsKeyError as exc:
+            print(f"ocpi-hub: nothing re-encrypted: {exc}", file=sys.stderr)
+            return 1
+        print(f"re-encrypted {changed} secret(s) under key id {keyring.current_id.hex()}")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _re_encrypt(dsn: str, keyring: Any) -> int:
+    from partners import secrets as sealing
+    from partners import store
+
+    await store.migrate(dsn)
+    pool = await store.create_pool(dsn)
+    try:
+        return await sealing.re_encrypt(pool, keyring)
+    finally:
+        await pool.close()
 
 
 def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -221,6 +265,13 @@ def parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
+
+    secrets_cmd = sub.add_parser("secrets", help="the key that encrypts partners' tokens in the database")
+    secrets_actions = secrets_cmd.add_subparsers(dest="action", required=True)
+    secrets_actions.add_parser("new-key", help="print a fresh key for OCPI_HUB_SECRETS_KEY")
+    secrets_actions.add_parser("re-encrypt", help="re-encrypt every stored secret under OCPI_HUB_SECRETS_KEY, "
+                               "reading with it or OCPI_HUB_SECRETS_OLD_KEYS; all or nothing")
+    secrets_cmd.set_defaults(func=cmd_secrets)
 
     partners = sub.add_parser("partners", help="manage partners through a running hub's admin API")
     partners.add_argument("--hub", default="http://127.0.0.1:8080",
