@@ -26,17 +26,18 @@ from hub.database import EmbeddedPostgres
 from partners.model import Role
 
 
-def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPostgres | None]:
+def _database(config: Config, command: str = "serve", *, share: bool | None = None
+              ) -> tuple[str, EmbeddedPostgres | None]:
     """The DSN, and the embedded server this process owns (to stop at the end), if any.
 
     ``serve`` on a data dir another process owns is refused in one line (exit 2). ``migrate`` there
-    uses the running hub's server and leaves it running.
+    uses the running hub's server and leaves it running (``share`` says which; default: all but serve).
     """
     if config.database_url:
         return config.database_url, None
     embedded = EmbeddedPostgres(hub_config.data_path(config))
     try:
-        dsn = embedded.start(command, share=command != "serve")
+        dsn = embedded.start(command, share=command != "serve" if share is None else share)
     except DataDirBusyError as busy:
         print(f"ocpi-hub: {busy}; stop it first, or set OCPI_HUB_DATA_DIR to another directory",
               file=sys.stderr, flush=True)
@@ -53,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(config.log_level)
     dsn, embedded = _database(config)
     try:
-        secrets_key, generated = keyfile.secrets_key(config, embedded=embedded is not None)
+        secrets_key, generated = keyfile.secrets_key(config, embedded=not config.database_url)
         if generated:
             print(generated, file=sys.stderr, flush=True)
         admin_token = config.admin_token or secrets.token_urlsafe(24)
@@ -171,9 +172,10 @@ def cmd_secrets(args: argparse.Namespace) -> int:
         return 0
     config = hub_config.load()
     logs.configure(config.log_level)
-    dsn, embedded = _database(config)
+    # Not beside a running hub: it holds the old key only, and the next reload would not open the tokens.
+    dsn, embedded = _database(config, "secrets re-encrypt", share=False)
     try:
-        key, _ = keyfile.secrets_key(config, embedded=embedded is not None)
+        key, _ = keyfile.secrets_key(config, embedded=not config.database_url)
         try:
             keyring = sealing.Keyring.from_text(key, config.secrets_old_keys)
             changed = asyncio.run(_re_encrypt(dsn, keyring))
