@@ -141,6 +141,12 @@ class Perimeter:
                 raise TooManyRequestsError(f"rate limit of {policy.rate_text} exceeded for this platform; "
                                            f"retry after {retry} s", retry)
 
+    def screen(self, scope: Scope) -> None:
+        """Raise 429 if the client's address is blocked for failed authentications (free when none is):
+        for paths that would otherwise do work, such as a database lookup, before the token is known."""
+        if self.failures.blocked:
+            self._refuse_if_blocked(scope, self.clock())
+
     def _derive(self, platform: Platform, now: float) -> _Policy:
         old = self._policies.get(platform.id)
         policy = _Policy(platform.settings, self.settings, old.bucket if old is not None else None, now)

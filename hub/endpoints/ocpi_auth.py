@@ -32,6 +32,7 @@ async def caller(request: Request) -> tuple[Platform, str]:
     raw = header.encode("latin-1")
     platform = state.registry.snapshot.platform_for_header(raw)
     if platform is None:
+        state.routing.perimeter.screen(request.scope)  # a blocked address costs no database lookup
         hashes = header_token_hashes(raw)
         if hashes and await store.token_known(state.pool, hashes):
             await state.sync.reload()

@@ -173,8 +173,12 @@ def test_failed_authentications_block_the_address_for_everything_until_refilled(
     # ...while other addresses are untouched.
     assert admitted(p, platform(), request("192.0.2.2"))
     assert report.events == [("limited", "auth_failures"), ("limited", "auth_failures")]
+    with pytest.raises(TooManyRequestsError):
+        p.screen(request("192.0.2.1"))  # before any token is looked at
+    p.screen(request("192.0.2.2"))
     clock.now += 30
     assert admitted(p, platform(), request("192.0.2.1"))
+    p.screen(request("192.0.2.1"))
 
 
 def test_ipv6_failures_count_per_64() -> None:
