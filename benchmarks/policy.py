@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from benchmarks.seed import _role
+from benchmarks.seed import _role, _sealed
 from partners import agreements, agreements_store, store
 from partners.model import InterfaceRole, Role
 from partners.registry import AgreementRow, Party, build_snapshot
@@ -48,7 +48,7 @@ async def seed_agreements(dsn: str, parties: int = 10_000) -> int:
                 platform_id = await store.create_platform(pool, name=f"bench-{side}-{start}",
                                                           token_hash=hash_token(token))
                 await store.register_platform(
-                    pool, platform_id, token_hash=hash_token(token), outbound_token="unused",
+                    pool, platform_id, token_hash=hash_token(token), outbound_token=_sealed("unused", platform_id),
                     versions_url="http://127.0.0.1:9/versions", version="2.2.1", endpoints=[],
                     roles=[_role(role, *_key(prefix, n))
                            for n in range(start, min(half, start + PARTIES_PER_PLATFORM))],

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import decision, policy, seed
+from benchmarks import decision, perimeter, policy, seed
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -41,6 +41,8 @@ SERVER_CPU, LOAD_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 and shutil.which("ta
 
 GET_PATH = "/ocpi/2.2.1/sender/locations/LOC1"
 PUT_PATH = "/ocpi/2.2.1/receiver/locations/NL/CPO/LOC1"
+# The pinned CPO of the perimeter variant pushes its own location (the policy refuses another owner's).
+PERIMETER_PUT_PATH = "/ocpi/2.2.1/receiver/locations/NL/CP2/LOC1"
 
 
 def _b64(token: str) -> str:
@@ -51,12 +53,21 @@ GET_HEADERS = {"Authorization": _b64(seed.EMSP_TOKEN), "OCPI-from-country-code":
                "OCPI-to-country-code": "NL", "OCPI-to-party-id": "CPO", "X-Correlation-ID": "bench"}
 PUT_HEADERS = {"Authorization": _b64(seed.CPO_TOKEN), "OCPI-from-country-code": "NL", "OCPI-from-party-id": "CPO",
                "OCPI-to-country-code": "DE", "OCPI-to-party-id": "MSP", "X-Correlation-ID": "bench"}
+# The same requests from the pinned, allow-listed callers, through a "proxy" (the load generator on loopback).
+PERIMETER_HEADERS = (
+    GET_HEADERS | {"Authorization": _b64(seed.PINNED_EMSP_TOKEN), "OCPI-from-party-id": "MS2"} | seed.PROXY_HEADERS,
+    PUT_HEADERS | {"Authorization": _b64(seed.PINNED_CPO_TOKEN), "OCPI-from-party-id": "CP2"} | seed.PROXY_HEADERS,
+)
+# Every perimeter check on, limits never reached: what the checks cost, not what refusals cost.
+PERIMETER_ENV = {"OCPI_HUB_RATE_LIMIT": "1000000000", "OCPI_HUB_RATE_LIMIT_BURST": "1000000000",
+                 "OCPI_HUB_TRUSTED_PROXIES": "127.0.0.0/8",
+                 "OCPI_HUB_TLS_CLIENT_CERT_HEADER": "X-Forwarded-Client-Cert"}
 
 
-def put_body() -> bytes:
+def put_body(party_id: str = "CPO") -> bytes:
     from benchmarks.upstream import LOCATION
 
-    location = dict(LOCATION, evses=LOCATION["evses"] * 3, description="x" * 200)
+    location = dict(LOCATION, party_id=party_id, evses=LOCATION["evses"] * 3, description="x" * 200)
     return json.dumps(location).encode()
 
 
@@ -207,11 +218,13 @@ def main(argv: list[str] | None = None) -> int:
             with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(up_port)]), up_port), \
                  process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.upstream", str(direct_port)]), direct_port):
                 servers: list[tuple[str, list[str], dict[str, str], str | None]] = []
-                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0"}
+                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0",
+                           "OCPI_HUB_SECRETS_KEY": seed.SECRETS_KEY, "OCPI_HUB_RATE_LIMIT": "0"}
                 hub_cmd = [PY, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port"]
                 servers.append(("hub", hub_cmd, hub_env, "/readyz"))
                 servers.append(("hub (agreements required)", hub_cmd, hub_env | {"OCPI_HUB_AGREEMENTS": "required"},
                                 "/readyz"))
+                servers.append(("hub (perimeter on)", hub_cmd, hub_env | PERIMETER_ENV, "/readyz"))
                 if not opts.tiny:
                     servers.append(("hub (logs off)", hub_cmd, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, "/readyz"))
                     servers.append(("hub (aiohttp client)", hub_cmd, hub_env | {"OCPI_HUB_OUTBOUND_CLIENT": "aiohttp"},
@@ -227,13 +240,18 @@ def main(argv: list[str] | None = None) -> int:
                     full = [*command, str(port)]
                     if name.startswith("naive"):
                         full.append(upstream_base)
-                    with process(pinned(SERVER_CPU, full), port, env, tmp / f"{name.split()[0]}.log", ready):
+                    on = "perimeter" in name
+                    get_headers, put_headers = PERIMETER_HEADERS if on else (GET_HEADERS, PUT_HEADERS)
+                    put_path = PERIMETER_PUT_PATH if on else PUT_PATH
+                    put = put_body("CP2") if on else body  # same size: the pinned CPO owns CP2's locations
+                    log_name = name.split()[0] + ("-perimeter" if on else "-required" if "required" in name else "")
+                    with process(pinned(SERVER_CPU, full), port, env, tmp / f"{log_name}.log", ready):
                         if name.startswith("hub"):
-                            answered_ok(port, GET_PATH, "GET", GET_HEADERS, None)
-                            answered_ok(port, PUT_PATH, "PUT", PUT_HEADERS, body)
-                        results["forwarding"] += measure_server(name, port, GET_PATH, "GET", GET_HEADERS, None,
+                            answered_ok(port, GET_PATH, "GET", get_headers, None)
+                            answered_ok(port, put_path, "PUT", put_headers, put)
+                        results["forwarding"] += measure_server(name, port, GET_PATH, "GET", get_headers, None,
                                                                 levels, seconds)
-                        results["forwarding"] += measure_server(name, port, PUT_PATH, "PUT", PUT_HEADERS, body,
+                        results["forwarding"] += measure_server(name, port, put_path, "PUT", put_headers, put,
                                                                 levels, seconds)
                 if shutil.which("nginx") and not opts.tiny:
                     port = free_port()
@@ -269,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {row}", flush=True)
     for row in results["fanout"]:
         print(f"  fan-out {row}", flush=True)
+    print("perimeter stage, ns per request (and one-off costs):", flush=True)
+    results["perimeter"] = perimeter.measure(2000 if opts.tiny else 200000)
+    for name, value in results["perimeter"].items():
+        print(f"  {value:>10}  {name}", flush=True)
     results["summary"] = summarize(results)
     print(json.dumps(results["summary"], indent=2), flush=True)
     (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
@@ -323,9 +345,10 @@ def fanout(dsn: str, hub_cmd: list[str], hub_env: dict[str, str], sizes: list[in
                  slow_port), \
          process(pinned(SERVER_CPU, [*hub_cmd, str(port)]), port, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"},
                  tmp / "fanout.log", "/readyz"):
+        emsps = _metric_sum(port, "ocpihub_parties", role="EMSP")  # the seeded callers
         for n, cc in zip(sizes, ("FA", "FB", "FC", "FD"), strict=False):
             platform_id = asyncio.run(seed.seed_receivers(dsn, slow_base, n, cc))
-            _wait(lambda n=n: _metric_sum(port, "ocpihub_parties", role="EMSP") == n + 1)
+            _wait(lambda n=n: _metric_sum(port, "ocpihub_parties", role="EMSP") == emsps + n)
             times = []
             for _ in range(3):
                 before = _metric_sum(port, "ocpihub_broadcast_deliveries_total")
@@ -343,7 +366,7 @@ def fanout(dsn: str, hub_cmd: list[str], hub_env: dict[str, str], sizes: list[in
                          "slowest_receiver_s": FANOUT_DELAY_MS / 1000,
                          "ratio_to_slowest": round(total / (FANOUT_DELAY_MS / 1000), 1)})
             asyncio.run(seed.remove(dsn, platform_id))
-            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="EMSP") == 1)
+            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="EMSP") == emsps)
     return rows
 
 
@@ -360,6 +383,10 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         out["hub_over_naive_get"] = round(hub_get["rps"] / naive_get["rps"], 2)
     required = "hub (agreements required)"
     required_get, required_put = pick(required, "GET", c), pick(required, "PUT", c)
+    for method in ("GET", "PUT"):
+        on, off = pick("hub (perimeter on)", method, c), pick("hub", method, c)
+        if on and off:
+            out[f"perimeter_on_over_off_{method.lower()}"] = round(on["rps"] / off["rps"], 2)
     hub_put, naive_put = pick("hub", "PUT", c), pick("naive (aiohttp)", "PUT", c)
     if hub_get and required_get:
         out["agreements_required_over_open_get"] = round(required_get["rps"] / hub_get["rps"], 3)

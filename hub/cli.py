@@ -20,24 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from hub import config as hub_config
-from hub import logs
+from hub import keyfile, logs, tls
 from hub.config import Config, ConfigError
 from hub.data_dir import DataDirBusyError
 from hub.database import EmbeddedPostgres
 from partners.model import Role
 
 
-def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPostgres | None]:
+def _database(config: Config, command: str = "serve", *, share: bool | None = None
+              ) -> tuple[str, EmbeddedPostgres | None]:
     """The DSN, and the embedded server this process owns (to stop at the end), if any.
 
     ``serve`` on a data dir another process owns is refused in one line (exit 2). ``migrate`` there
-    uses the running hub's server and leaves it running.
+    uses the running hub's server and leaves it running (``share`` says which; default: all but serve).
     """
     if config.database_url:
         return config.database_url, None
     embedded = EmbeddedPostgres(hub_config.data_path(config))
     try:
-        dsn = embedded.start(command, share=command != "serve")
+        dsn = embedded.start(command, share=command != "serve" if share is None else share)
     except DataDirBusyError as busy:
         print(f"ocpi-hub: {busy}; stop it first, or set OCPI_HUB_DATA_DIR to another directory",
               file=sys.stderr, flush=True)
@@ -54,19 +55,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(config.log_level)
     dsn, embedded = _database(config)
     try:
+        secrets_key, generated = keyfile.secrets_key(config, embedded=not config.database_url)
+        if generated:
+            print(generated, file=sys.stderr, flush=True)
         admin_token = config.admin_token or secrets.token_urlsafe(24)
         if not config.admin_token:
             # Shown once, on the terminal only: it is not logged.
             print(f"ocpi-hub admin token (generated; set OCPI_HUB_ADMIN_TOKEN to fix it): {admin_token}",
                   file=sys.stderr, flush=True)
-        print(f"ocpi-hub listening on http://{config.host}:{config.port} with {config.workers} worker(s) "
+        scheme = "https" if config.tls_cert_file else "http"
+        print(f"ocpi-hub listening on {scheme}://{config.host}:{config.port} with {config.workers} worker(s) "
               f"(versions: {config.base_url}/ocpi/versions)", file=sys.stderr, flush=True)
         if config.workers > 1:
-            _run_workers(config, dsn, admin_token)
+            _run_workers(config, dsn, admin_token, secrets_key)
         else:
             from hub.app import HubApp
 
-            _run_single(HubApp(config, dsn, admin_token=admin_token), config)
+            _run_single(HubApp(config, dsn, admin_token=admin_token, secrets_key=secrets_key), config)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -82,6 +87,7 @@ def _hypercorn_config(config: Config) -> Any:
     hc.errorlog = logging.getLogger("hypercorn.error")  # through our JSON handler, once
     hc.graceful_timeout = config.shutdown_grace_seconds
     hc.keep_alive_timeout = 75.0
+    tls.configure(hc, config)
     return hc
 
 
@@ -114,7 +120,7 @@ def _run_single(app: Any, config: Config) -> None:
         asyncio.run(main())
 
 
-def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
+def _run_workers(config: Config, dsn: str, admin_token: str, secrets_key: str) -> None:
     """Several Hypercorn workers (spawned processes) sharing the listener. Each builds the app from
     the environment (hub.asgi); the database was started here, in the parent, before any worker.
     Metrics go through files in a fresh PROMETHEUS_MULTIPROC_DIR. Hypercorn itself handles SIGTERM:
@@ -128,6 +134,7 @@ def _run_workers(config: Config, dsn: str, admin_token: str) -> None:
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "OCPI_HUB_DATABASE_URL": dsn,
         "OCPI_HUB_ADMIN_TOKEN": admin_token,
+        "OCPI_HUB_SECRETS_KEY": secrets_key,
         "OCPI_HUB_HOST": config.host,
         "OCPI_HUB_PORT": str(config.port),
         "OCPI_HUB_PUBLIC_URL": config.base_url,
@@ -154,6 +161,45 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """``secrets new-key`` prints a fresh key; ``secrets re-encrypt`` reseals every stored secret under
+    OCPI_HUB_SECRETS_KEY, opening them with it or OCPI_HUB_SECRETS_OLD_KEYS (all or nothing)."""
+    from partners import secrets as sealing
+
+    if args.action == "new-key":
+        print(sealing.new_key())
+        return 0
+    config = hub_config.load()
+    logs.configure(config.log_level)
+    # Not beside a running hub: it holds the old key only, and the next reload would not open the tokens.
+    dsn, embedded = _database(config, "secrets re-encrypt", share=False)
+    try:
+        key, _ = keyfile.secrets_key(config, embedded=not config.database_url)
+        try:
+            keyring = sealing.Keyring.from_text(key, config.secrets_old_keys)
+            changed = asyncio.run(_re_encrypt(dsn, keyring))
+        except sealing.SecretsKeyError as exc:
+            print(f"ocpi-hub: nothing re-encrypted: {exc}", file=sys.stderr)
+            return 1
+        print(f"re-encrypted {changed} secret(s) under key id {keyring.current_id.hex()}")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _re_encrypt(dsn: str, keyring: Any) -> int:
+    from partners import secrets as sealing
+    from partners import store
+
+    await store.migrate(dsn)
+    pool = await store.create_pool(dsn)
+    try:
+        return await sealing.re_encrypt(pool, keyring)
+    finally:
+        await pool.close()
 
 
 def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None, *,
@@ -270,6 +316,13 @@ def parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
+
+    secrets_cmd = sub.add_parser("secrets", help="the key that encrypts partners' tokens in the database")
+    secrets_actions = secrets_cmd.add_subparsers(dest="action", required=True)
+    secrets_actions.add_parser("new-key", help="print a fresh key for OCPI_HUB_SECRETS_KEY")
+    secrets_actions.add_parser("re-encrypt", help="re-encrypt every stored secret under OCPI_HUB_SECRETS_KEY, "
+                               "reading with it or OCPI_HUB_SECRETS_OLD_KEYS; all or nothing")
+    secrets_cmd.set_defaults(func=cmd_secrets)
 
     partners = _admin_client(sub, "partners", "manage partners through a running hub's admin API")
     actions = partners.add_subparsers(dest="action", required=True)

@@ -6,6 +6,7 @@ Nothing below ``hub`` reads the environment; this object is passed down.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -55,6 +56,17 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     drain_seconds: float = 5.0
     shutdown_grace_seconds: float = 30.0
     log_level: str = "INFO"
+    rate_limit: float = 200.0
+    rate_limit_burst: int = 1000
+    auth_failures_per_minute: int = 30
+    trusted_proxies: str = ""
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    tls_client_cert_required: bool = True
+    tls_client_cert_header: str | None = None
+    secrets_key: str | None = None
+    secrets_old_keys: str = ""
 
     @property
     def outbound_allow_ranges(self) -> str:
@@ -66,7 +78,11 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         """The URL partners reach us on: from config, never from a request's Host header."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls_cert_file else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
 
 # What each variable means, for error messages and ``ocpi-hub serve --help``.
@@ -102,6 +118,17 @@ DESCRIPTIONS: dict[str, str] = {
     "drain_seconds": "after SIGTERM: seconds /readyz answers 503 before the listener closes (1 worker)",
     "shutdown_grace_seconds": "after the listener closes: seconds in-flight requests may take to finish",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "rate_limit": "requests per second a platform may make, per process (0: unlimited); per-platform override",
+    "rate_limit_burst": "requests a platform may make at once above its rate; per-platform override",
+    "auth_failures_per_minute": "failed authentications per client address before it is throttled (0: never)",
+    "trusted_proxies": "comma-separated CIDRs of proxies whose X-Forwarded-For and client-certificate header count",
+    "tls_cert_file": "PEM certificate (chain) to serve HTTPS with (with tls_key_file)",
+    "tls_key_file": "PEM private key of tls_cert_file",
+    "tls_client_ca_file": "PEM CA bundle that client certificates must chain to (mutual TLS)",
+    "tls_client_cert_required": "with tls_client_ca_file: refuse TLS connections without a client certificate",
+    "tls_client_cert_header": "header a trusted proxy forwards the verified client certificate in",
+    "secrets_key": "base64 key (32 bytes) that seals outbound tokens in the database (default: a key file)",
+    "secrets_old_keys": "comma-separated earlier keys, accepted for reading during a key rotation",
 }
 
 _FIELDS = set(Config.__struct_fields__)
@@ -161,6 +188,41 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}OUTBOUND_ALLOW: {exc}") from None
     if config.outbound_ca_file and not Path(config.outbound_ca_file).is_file():
         raise ConfigError(f"{PREFIX}OUTBOUND_CA_FILE: no such file {config.outbound_ca_file!r}")
+    _validate_security(config)
+
+
+def _validate_security(config: Config) -> None:
+    if config.rate_limit < 0:
+        raise ConfigError(f"{PREFIX}RATE_LIMIT must not be negative (0 turns it off)")
+    if config.rate_limit_burst < 1:
+        raise ConfigError(f"{PREFIX}RATE_LIMIT_BURST must be positive")
+    if config.auth_failures_per_minute < 0:
+        raise ConfigError(f"{PREFIX}AUTH_FAILURES_PER_MINUTE must not be negative (0 turns it off)")
+    for text in config.trusted_proxy_networks:
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {text!r} is not a network in CIDR notation ({exc})") from None
+    if bool(config.tls_cert_file) != bool(config.tls_key_file):
+        raise ConfigError(f"{PREFIX}TLS_CERT_FILE and {PREFIX}TLS_KEY_FILE must be set together")
+    if config.tls_client_ca_file and not config.tls_cert_file:
+        raise ConfigError(f"{PREFIX}TLS_CLIENT_CA_FILE needs {PREFIX}TLS_CERT_FILE and {PREFIX}TLS_KEY_FILE")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        path = getattr(config, name)
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"{PREFIX}{name.upper()}: cannot read {path}")
+    if config.tls_client_cert_header and not config.trusted_proxy_networks:
+        raise ConfigError(f"{PREFIX}TLS_CLIENT_CERT_HEADER is only read from {PREFIX}TRUSTED_PROXIES: set those too")
+    from partners.secrets import SecretsKeyError, parse_key
+
+    try:
+        if config.secrets_key:
+            parse_key(config.secrets_key)
+        for text in config.secrets_old_keys.split(","):
+            if text.strip():
+                parse_key(text, f"{PREFIX}SECRETS_OLD_KEYS")
+    except SecretsKeyError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def data_path(config: Config) -> Path:

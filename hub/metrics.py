@@ -25,6 +25,7 @@ from routing.errors import RULES
 from routing.modules import ROUTED_MODULES
 from routing.observe import OUTCOMES, TOLERATED, RequestRecord
 from routing.outbound_policy import Rule
+from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol")
@@ -89,6 +90,12 @@ class Metrics:
         self.policy_denials = Counter("ocpihub_policy_denials", "Requests the policy refused, by rule", ["rule"],
                                       registry=r)
         self._denial_children = {rule: self.policy_denials.labels(rule).inc for rule in RULES}
+        limited = Counter("ocpihub_rate_limited", "Requests answered 429 by an abuse limit, by kind", ["kind"],
+                          registry=r)
+        refusals = Counter("ocpihub_perimeter_refusals", "Requests with a valid token refused for their client "
+                           "address or certificate, by kind", ["kind"], registry=r)
+        self._limited = {kind: limited.labels(kind).inc for kind in RATE_LIMITED_KINDS}
+        self._refused = {kind: refusals.labels(kind).inc for kind in REFUSAL_KINDS}
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -144,6 +151,11 @@ class Metrics:
 
     def outbound_refused(self, rule: Rule) -> None:
         self._refused_children[rule]()
+    def rate_limited(self, kind: str) -> None:
+        self._limited[kind]()
+
+    def refused(self, kind: str) -> None:
+        self._refused[kind]()
 
     def denied(self, rule: str) -> None:
         self._denial_children[rule]()

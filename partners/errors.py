@@ -21,6 +21,10 @@ class HubError(Exception):
         super().__init__(message)
         self.message = message
 
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """Extra response headers this error needs (e.g. ``Retry-After``)."""
+        return ()
+
 
 class ClientError(HubError):
     """2000: the caller did something wrong."""
@@ -65,6 +69,28 @@ class PayloadTooLargeError(ClientError):
     """Body over the configured limit; answered without reading the rest."""
 
     http_status = 413
+
+
+class TooManyRequestsError(ClientError):
+    """Over a rate limit (the platform's request rate, or too many failed authentications from one
+    address): HTTP 429 with ``Retry-After`` in whole seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return ((b"retry-after", str(self.retry_after).encode()),)
+
+
+class PerimeterRefusedError(ClientError):
+    """The token is valid, but the request came from an address or with a client certificate its
+    platform is not allowed to use. Such a request reached the OCPI layer, so HTTP 200 (status codes
+    chapter; #11 will revise the HTTP statuses of refusals hub-wide)."""
+
+    http_status = 200
 
 
 class MethodNotAllowedError(ClientError):

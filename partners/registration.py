@@ -29,6 +29,7 @@ from partners import handshake, store
 from partners.errors import InvalidParametersError, NoMatchingEndpointsError, OutboundUrlRefusedError
 from partners.model import BusinessDetails, Credentials, CredentialsRole, OutboundTls, Role, VersionDetails
 from partners.registry import Platform
+from partners.secrets import Keyring, outbound_token_context
 from partners.sync import RegistrySync
 from partners.tokens import Secret, hash_token, new_token
 from routing.outbound_policy import OutboundRefused
@@ -71,9 +72,10 @@ class TlsChoice(Protocol):
 class Registrar:
     def __init__(
         self, pool: store.Pool, sync: RegistrySync, http: aiohttp.ClientSession, identity: HubIdentity,
-        outbound: handshake.Outbound, tls: TlsChoice,
+        outbound: handshake.Outbound, tls: TlsChoice, keyring: Keyring,
     ) -> None:
         self.pool = pool
+        self.keyring = keyring
         self.sync = sync
         self.http = http
         self.identity = identity
@@ -171,7 +173,8 @@ class Registrar:
                 self.pool,
                 platform_id,
                 token_hash=hash_token(inbound.reveal()),
-                outbound_token=outbound.reveal(),
+                outbound_token=self.keyring.seal(outbound.reveal().encode("utf-8"),
+                                                 outbound_token_context(platform_id)),
                 versions_url=versions_url or theirs.url,
                 version=details.version,
                 endpoints=details.endpoints,

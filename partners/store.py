@@ -7,7 +7,6 @@ replica's registry listener reloads after the commit (see ``partners.sync``).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -54,7 +53,12 @@ def unreachable(error: BaseException) -> bool:
     """Whether ``error`` says the database cannot be used right now (as opposed to a faulty query)."""
     if isinstance(error, (*UNREACHABLE_ERRORS, OSError)):
         return True
-    return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
+    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+        return True
+    # A pooled connection the server dropped while an operation was under way is left half-switched;
+    # the next use fails with this before the pool notices the connection is gone (seen when PostgreSQL
+    # stops during a reload). The pool discards it; the outage is the same as a refused connection.
+    return isinstance(error, asyncpg.InternalClientError) and "cannot switch to state" in str(error)
 
 
 async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
@@ -158,10 +162,18 @@ async def load_registry(pool: Pool) -> tuple[list[Any], list[Any], list[Any]]:
     return platforms, parties, agreements
 
 
-def registry_rows(platforms: list[Any], parties: list[Any], agreements: list[Any] | None = None
-                  ) -> tuple[list[PlatformRow], list[PartyRow], list[AgreementRow]]:
+def registry_rows(
+    platforms: list[Any], parties: list[Any], unseal: Callable[[int, bytes], str], agreements: list[Any] | None = None,
+) -> tuple[list[PlatformRow], list[PartyRow], list[AgreementRow]]:
+    """Rows for the snapshot; ``unseal(platform_id, sealed)`` opens each stored outbound token."""
+    rows = []
+    for record in platforms:
+        values = dict(record)
+        sealed = values.pop("outbound_token")
+        values["outbound_token"] = unseal(values["id"], sealed) if sealed is not None else None
+        rows.append(msgspec.convert(values, PlatformRow))
     return (
-        [msgspec.convert(dict(r), PlatformRow) for r in platforms],
+        rows,
         [msgspec.convert(dict(r), PartyRow) for r in parties],
         [msgspec.convert(dict(r), AgreementRow) for r in agreements or ()],
     )
@@ -188,13 +200,14 @@ async def register_platform(
     platform_id: int,
     *,
     token_hash: bytes,
-    outbound_token: str,
+    outbound_token: bytes,
     versions_url: str,
     version: str,
     endpoints: list[Endpoint],
     roles: list[CredentialsRole],
 ) -> None:
     """Store the outcome of a handshake (first registration or update) and replace the parties.
+    ``outbound_token`` comes sealed (``partners.secrets``): this module never sees it in the clear.
 
     A party held by an unregistered platform (no token left) is taken over; one held by a platform
     still registered raises :class:`PartyConflictError` and nothing is written.
@@ -343,15 +356,39 @@ async def list_platform_ids(pool: Pool) -> list[int]:
         return [r["id"] for r in await conn.fetch("SELECT id FROM platforms ORDER BY id")]
 
 
-async def shared_secret(pool: Pool, name: str, size: int = 32) -> bytes:
-    """A random secret created once and then shared by every replica."""
+async def shared_secret(pool: Pool, name: str, candidate: bytes) -> bytes:
+    """The stored value of secret ``name``: ``candidate`` if there was none yet (the first replica to
+    ask wins), so every replica ends up with the same one."""
     async with pool.acquire() as conn:
         await conn.execute(
             "INSERT INTO hub_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            name, secrets.token_bytes(size),
+            name, candidate,
         )
         value: bytes = await conn.fetchval("SELECT value FROM hub_secrets WHERE name = $1", name)
     return value
+
+
+async def reseal_secrets(
+    pool: Pool,
+    platform_token: Callable[[int, bytes], bytes | None],
+    hub_secret: Callable[[str, bytes], bytes | None],
+) -> int:
+    """Pass every stored secret (outbound tokens, ``hub_secrets``) through a function and store what
+    it returns instead (None: leave it). One transaction with the rows locked: if a function raises,
+    nothing is written. Returns how many values changed."""
+    async with pool.acquire() as conn, conn.transaction():
+        tokens = await conn.fetch(
+            "SELECT id, outbound_token FROM platforms WHERE outbound_token IS NOT NULL ORDER BY id FOR UPDATE")
+        shared = await conn.fetch("SELECT name, value FROM hub_secrets ORDER BY name FOR UPDATE")
+        new_tokens = [(r["id"], v) for r in tokens if (v := platform_token(r["id"], r["outbound_token"])) is not None]
+        new_shared = [(r["name"], v) for r in shared if (v := hub_secret(r["name"], r["value"])) is not None]
+        if new_tokens:
+            await conn.executemany("UPDATE platforms SET outbound_token = $2 WHERE id = $1", new_tokens)
+        if new_shared:
+            await conn.executemany("UPDATE hub_secrets SET value = $2 WHERE name = $1", new_shared)
+        if new_tokens or new_shared:
+            await notify(conn, "secrets")
+    return len(new_tokens) + len(new_shared)
 
 
 async def listen(dsn: str) -> asyncpg.Connection:

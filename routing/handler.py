@@ -1,9 +1,10 @@
 """The hot path: a raw ASGI app for ``/ocpi/2.2.1/{sender|receiver}/{module}...`` and callbacks.
 
-Each request reads top to bottom: confine path -> authenticate -> check sender -> read body (and its
-view) -> authorize -> resolve receiver (admitted by the policy) -> rewrite -> forward -> rewrite
-response. Any stage ends the request by raising a ``HubError``, which becomes the OCPI envelope;
-anything else becomes 3000 with the traceback logged, never shown.
+Each request reads top to bottom: confine path -> authenticate -> admit (perimeter: address,
+certificate, rate) -> check sender -> read body (and its view) -> authorize -> resolve receiver
+(admitted by the policy) -> rewrite -> forward -> rewrite response. Any stage ends the request by
+raising a ``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback
+logged, never shown.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from partners.errors import (
     InvalidParametersError,
     MethodNotAllowedError,
     PayloadTooLargeError,
+    PerimeterRefusedError,
     ResponseUrlRefusedError,
+    TooManyRequestsError,
 )
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
@@ -36,6 +39,7 @@ from routing.learned import LearnedRoutes
 from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, ROUTED_MODULES, RoutePath, hub_endpoint_path
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.paths import CallbackPath, confine
+from routing.perimeter import Perimeter
 from routing.policy import Ask, Policy
 from routing.resolve import (
     authenticate,
@@ -92,6 +96,7 @@ class RoutingApp:
         learned: LearnedRoutes | None = None,
         broadcast_concurrency: int = 64,
         policy: Policy | None = None,
+        perimeter: Perimeter | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -101,6 +106,7 @@ class RoutingApp:
         self.clock = clock
         self.learned = learned or LearnedRoutes()
         self.policy = policy or Policy(agreements_required=False)
+        self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
@@ -133,12 +139,13 @@ class RoutingApp:
             outcome = "client_gone"
             return
         except HubError as error:
+            if error.http_status == 401:
+                self.observer.auth_failed()
+                error = self.perimeter.auth_failed(scope, error)
             outcome = error.outcome if isinstance(error, UpstreamFailure) else _error_kind(error)
             status = error.http_status
             detail = error.message
-            if error.http_status == 401:
-                self.observer.auth_failed()
-            elif isinstance(error, DeniedError):
+            if isinstance(error, DeniedError):
                 self.observer.denied(error.rule)
             await _respond_error(send, error, request_id, correlation_id)
         except Exception:
@@ -161,6 +168,7 @@ class RoutingApp:
         interface = route_path.interface
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
+        self.perimeter.admit(platform, scope)
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform = sender.label, platform.id
         key = to_key(headers.to_country_code, headers.to_party_id)
@@ -254,6 +262,7 @@ class RoutingApp:
     ) -> Response:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
+        self.perimeter.admit(platform, scope)
         ticket = callbacks.redeem(self.callback_key, ticket_text, caller_platform=platform.id, now=self.clock())
         parties.sender, parties.receiver = ticket.receiver_party, ticket.sender_party
         parties.sender_platform, parties.receiver_platform = platform.id, ticket.sender_platform
@@ -336,7 +345,9 @@ def _error_kind(error: HubError) -> str:
         return "denied"
     if error.http_status == 401:
         return "unauthorized"
-    if isinstance(error, ForbiddenError):
+    if isinstance(error, TooManyRequestsError):
+        return "rate_limited"
+    if isinstance(error, ForbiddenError | PerimeterRefusedError):
         return "forbidden"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
@@ -385,6 +396,6 @@ async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, meth
 async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes) -> None:
     body = envelope.error_body(error)
     headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id),
-               (b"x-correlation-id", correlation_id)]
+               (b"x-correlation-id", correlation_id), *error.headers()]
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Protocol
 
 OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "unauthorized", "forbidden", "denied",
+            "rate_limited",
             "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
 

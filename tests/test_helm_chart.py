@@ -4,6 +4,7 @@ for values with every optional part switched on."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -322,3 +323,16 @@ def values_keys_without_comment() -> list[str]:
 
 def test_every_values_key_of_the_chart_has_a_comment() -> None:
     assert values_keys_without_comment() == []
+
+
+def test_the_secrets_key_is_generated_or_taken_from_values_and_reaches_the_pods() -> None:
+    from partners.secrets import new_key, parse_key
+
+    def key_in(docs: list[dict[str, Any]]) -> str:
+        [secret] = by_kind(docs, "Secret")
+        return base64.b64decode(secret["data"]["OCPI_HUB_SECRETS_KEY"]).decode()
+
+    generated = key_in(render({}))
+    assert len(parse_key(generated)) == 32 and generated != key_in(render({}))
+    mine = new_key()
+    assert key_in(render({"secrets": {"secretsKey": mine}})) == mine

@@ -66,7 +66,12 @@ async def test_restart_keeps_every_registration(data_dir: Path, tmp_path: Path) 
         finally:
             assert hub.stop() == 0, hub.output()
     logs = (tmp_path / "hub1.log").read_text() + (tmp_path / "hub2.log").read_text()
-    for secret in (invitation["token"], partner.token_to_hub, partner.token_for_hub):
+    # The tokens are sealed with a key made at the first start, kept beside the database, said once.
+    key_file = data_dir / "secrets.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "generated its secrets key in" in (tmp_path / "hub1.log").read_text()
+    assert "generated its secrets key" not in (tmp_path / "hub2.log").read_text()
+    for secret in (invitation["token"], partner.token_to_hub, partner.token_for_hub, key_file.read_text().strip()):
         assert secret and secret not in logs
 
 

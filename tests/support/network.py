@@ -15,6 +15,9 @@ from routing.outbound_guard import Resolver
 from tests.support.partner import FakePlatform
 from tests.support.servers import free_port, served
 
+# Every hub of a test shares one secrets key, as replicas of one deployment do.
+TEST_SECRETS_KEY = "c2VjcmV0cy1rZXktb2YtdGhlLXRlc3Qtc3VpdGUtMzI="
+
 
 @dataclass
 class RunningHub:
@@ -57,7 +60,7 @@ class Network:
     async def hub(self, log_stream: BinaryIO | None = None, resolver: Resolver | None = None,
                   **settings: Any) -> RunningHub:
         port = free_port()
-        config = load({}, port=port, host="127.0.0.1", **settings)
+        config = load({}, port=port, host="127.0.0.1", **({"secrets_key": TEST_SECRETS_KEY} | settings))
         admin_token = secrets.token_urlsafe(12)
         app = HubApp(config, self.dsn, admin_token=admin_token, log_stream=log_stream, resolver=resolver)
         base = await self.stack.enter_async_context(served(app, port))

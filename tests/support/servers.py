@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
-
 
 # Ports handed out by free_port(), still bound (not listening: a connection to one is refused) so that no
 # other bind(0) on this machine gets the same port before the test uses it. served() takes the socket
@@ -32,9 +31,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.asynccontextmanager
 async def served(app: Any, port: int | None = None, host: str = "127.0.0.1",
-                 tls: tuple[str, str] | None = None) -> AsyncIterator[str]:
+                 tls: tuple[str, str] | None = None,
+                 configure: Callable[[Config], None] | None = None) -> AsyncIterator[str]:
     """Serve ``app`` on ``host`` (a loopback address) and yield its base URL; stops it (and its lifespan)
-    on exit. ``tls``: (certificate file, key file) to serve https."""
+    on exit. ``tls``: (certificate file, key file) to serve https; ``configure`` may change the Hypercorn
+    config first (TLS: the URL is then https)."""
     port = port or free_port(host)
     config = Config()
     reserved = _reserved.pop((host, port), None)
@@ -49,6 +50,8 @@ async def served(app: Any, port: int | None = None, host: str = "127.0.0.1",
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = 1.0
+    if configure is not None:
+        configure(config)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     for _ in range(500):
@@ -63,7 +66,7 @@ async def served(app: Any, port: int | None = None, host: str = "127.0.0.1",
     else:
         raise RuntimeError(f"server on port {port} did not start")
     try:
-        yield f"{'https' if tls else 'http'}://{host}:{port}"
+        yield f"{'https' if config.ssl_enabled else 'http'}://{host}:{port}"
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

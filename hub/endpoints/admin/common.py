@@ -16,6 +16,7 @@ from starlette.responses import Response
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error
 from partners.errors import DatabaseUnavailableError, HubError, OutboundUrlRefusedError
+from routing.limits import retry_after_seconds
 
 _T = TypeVar("_T")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -23,11 +24,23 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def guarded(handler: Handler) -> Handler:
     async def wrapper(request: Request) -> Response:
-        expected = hub_state(request).admin_token
-        given = request.headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-            return admin_error("admin API needs 'Authorization: Bearer <admin token>'", 401)
+        state = hub_state(request)
+        perimeter = state.routing.perimeter
+        # A blocked address is refused before its token is compared: the answer must not tell a
+        # guesser whether its guess was right.
+        wait = perimeter.admin_blocked(request.scope)
+        if not wait:
+            given = request.headers.get("authorization", "")
+            scheme, _, token = given.partition(" ")
+            expected = state.admin_token.encode()
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+                wait = perimeter.admin_failed(request.scope)
+                if not wait:
+                    return admin_error("admin API needs 'Authorization: Bearer <admin token>'", 401)
+        if wait:
+            retry = retry_after_seconds(wait)
+            return admin_error(f"too many failed admin authentications from this address; retry after {retry} s",
+                               429, headers={"Retry-After": str(retry)})
         try:
             return await handler(request)
         except DatabaseUnavailableError as error:
