@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import decision, seed
+from benchmarks import decision, perimeter, policy, seed
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -41,6 +41,8 @@ SERVER_CPU, LOAD_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 and shutil.which("ta
 
 GET_PATH = "/ocpi/2.2.1/sender/locations/LOC1"
 PUT_PATH = "/ocpi/2.2.1/receiver/locations/NL/CPO/LOC1"
+# The pinned CPO of the perimeter variant pushes its own location (the policy refuses another owner's).
+PERIMETER_PUT_PATH = "/ocpi/2.2.1/receiver/locations/NL/CP2/LOC1"
 
 
 def _b64(token: str) -> str:
@@ -51,12 +53,21 @@ GET_HEADERS = {"Authorization": _b64(seed.EMSP_TOKEN), "OCPI-from-country-code":
                "OCPI-to-country-code": "NL", "OCPI-to-party-id": "CPO", "X-Correlation-ID": "bench"}
 PUT_HEADERS = {"Authorization": _b64(seed.CPO_TOKEN), "OCPI-from-country-code": "NL", "OCPI-from-party-id": "CPO",
                "OCPI-to-country-code": "DE", "OCPI-to-party-id": "MSP", "X-Correlation-ID": "bench"}
+# The same requests from the pinned, allow-listed callers, through a "proxy" (the load generator on loopback).
+PERIMETER_HEADERS = (
+    GET_HEADERS | {"Authorization": _b64(seed.PINNED_EMSP_TOKEN), "OCPI-from-party-id": "MS2"} | seed.PROXY_HEADERS,
+    PUT_HEADERS | {"Authorization": _b64(seed.PINNED_CPO_TOKEN), "OCPI-from-party-id": "CP2"} | seed.PROXY_HEADERS,
+)
+# Every perimeter check on, limits never reached: what the checks cost, not what refusals cost.
+PERIMETER_ENV = {"OCPI_HUB_RATE_LIMIT": "1000000000", "OCPI_HUB_RATE_LIMIT_BURST": "1000000000",
+                 "OCPI_HUB_TRUSTED_PROXIES": "127.0.0.0/8",
+                 "OCPI_HUB_TLS_CLIENT_CERT_HEADER": "X-Forwarded-Client-Cert"}
 
 
-def put_body() -> bytes:
+def put_body(party_id: str = "CPO") -> bytes:
     from benchmarks.upstream import LOCATION
 
-    location = dict(LOCATION, evses=LOCATION["evses"] * 3, description="x" * 200)
+    location = dict(LOCATION, party_id=party_id, evses=LOCATION["evses"] * 3, description="x" * 200)
     return json.dumps(location).encode()
 
 
@@ -195,13 +206,25 @@ def main(argv: list[str] | None = None) -> int:
             up_port, direct_port = free_port(), free_port()
             upstream_base = f"http://127.0.0.1:{up_port}"
             asyncio.run(seed.seed(dsn, upstream_base))
+            # Every hub below runs with the same registry: 10,000 more parties and 10,000 agreements, so
+            # that "agreements required" and "open" differ only in the policy mode.
+            started = time.perf_counter()
+            parties = 1000 if opts.tiny else POLICY_PARTIES  # the smoke run checks the harness, not the scale
+            agreement_count = asyncio.run(policy.seed_agreements(dsn, parties))
+            results["policy"] = {"parties": parties, "agreements": agreement_count,
+                                 "seed_s": round(time.perf_counter() - started, 1)}
+            print(f"seeded {parties} parties and {agreement_count} agreements", flush=True)
             body = put_body()
             with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(up_port)]), up_port), \
                  process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.upstream", str(direct_port)]), direct_port):
                 servers: list[tuple[str, list[str], dict[str, str], str | None]] = []
-                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0"}
+                hub_env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0",
+                           "OCPI_HUB_SECRETS_KEY": seed.SECRETS_KEY, "OCPI_HUB_RATE_LIMIT": "0"}
                 hub_cmd = [PY, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port"]
                 servers.append(("hub", hub_cmd, hub_env, "/readyz"))
+                servers.append(("hub (agreements required)", hub_cmd, hub_env | {"OCPI_HUB_AGREEMENTS": "required"},
+                                "/readyz"))
+                servers.append(("hub (perimeter on)", hub_cmd, hub_env | PERIMETER_ENV, "/readyz"))
                 if not opts.tiny:
                     servers.append(("hub (logs off)", hub_cmd, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"}, "/readyz"))
                     servers.append(("hub (aiohttp client)", hub_cmd, hub_env | {"OCPI_HUB_OUTBOUND_CLIENT": "aiohttp"},
@@ -217,10 +240,18 @@ def main(argv: list[str] | None = None) -> int:
                     full = [*command, str(port)]
                     if name.startswith("naive"):
                         full.append(upstream_base)
-                    with process(pinned(SERVER_CPU, full), port, env, tmp / f"{name.split()[0]}.log", ready):
-                        results["forwarding"] += measure_server(name, port, GET_PATH, "GET", GET_HEADERS, None,
+                    on = "perimeter" in name
+                    get_headers, put_headers = PERIMETER_HEADERS if on else (GET_HEADERS, PUT_HEADERS)
+                    put_path = PERIMETER_PUT_PATH if on else PUT_PATH
+                    put = put_body("CP2") if on else body  # same size: the pinned CPO owns CP2's locations
+                    log_name = name.split()[0] + ("-perimeter" if on else "-required" if "required" in name else "")
+                    with process(pinned(SERVER_CPU, full), port, env, tmp / f"{log_name}.log", ready):
+                        if name.startswith("hub"):
+                            answered_ok(port, GET_PATH, "GET", get_headers, None)
+                            answered_ok(port, put_path, "PUT", put_headers, put)
+                        results["forwarding"] += measure_server(name, port, GET_PATH, "GET", get_headers, None,
                                                                 levels, seconds)
-                        results["forwarding"] += measure_server(name, port, PUT_PATH, "PUT", PUT_HEADERS, body,
+                        results["forwarding"] += measure_server(name, port, put_path, "PUT", put_headers, put,
                                                                 levels, seconds)
                 if shutil.which("nginx") and not opts.tiny:
                     port = free_port()
@@ -243,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             pg.stop()
 
+    print("policy stage and ownership body view (in-process):", flush=True)
+    results["policy"]["body_view"] = policy.measure_body_view(rounds=3 if opts.tiny else 5)
+    results["policy"]["decision"] = policy.measure_decisions(cases=2000 if opts.tiny else 20000)
+    for row in results["policy"]["body_view"]:
+        print(f"  {row}", flush=True)
+    print(f"  {results['policy']['decision']}", flush=True)
     print("routing decision vs registry size:", flush=True)
     sizes = [10, 1000] if opts.tiny else [10, 1000, 100000]
     results["decision"] = [decision.measure(n, cases=2000 if opts.tiny else 20000) for n in sizes]
@@ -250,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {row}", flush=True)
     for row in results["fanout"]:
         print(f"  fan-out {row}", flush=True)
+    print("perimeter stage, ns per request (and one-off costs):", flush=True)
+    results["perimeter"] = perimeter.measure(2000 if opts.tiny else 200000)
+    for name, value in results["perimeter"].items():
+        print(f"  {value:>10}  {name}", flush=True)
     results["summary"] = summarize(results)
     print(json.dumps(results["summary"], indent=2), flush=True)
     (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
@@ -260,6 +301,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 FANOUT_DELAY_MS = 20
+POLICY_PARTIES = 10_000
+
+
+def answered_ok(port: int, path: str, method: str, headers: dict[str, str], body: bytes | None) -> None:
+    """One request before the load: a hub that refused it (a policy denial is HTTP 200 with an OCPI
+    error code) would otherwise be measured refusing."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        answer = json.loads(r.read())
+    if answer.get("status_code") != 1000:
+        raise RuntimeError(f"{method} {path} was answered {answer}: the benchmark would measure a refusal")
 
 
 def _metric_sum(port: int, name: str, **labels: str) -> float:
@@ -293,9 +345,10 @@ def fanout(dsn: str, hub_cmd: list[str], hub_env: dict[str, str], sizes: list[in
                  slow_port), \
          process(pinned(SERVER_CPU, [*hub_cmd, str(port)]), port, hub_env | {"OCPI_HUB_LOG_LEVEL": "WARNING"},
                  tmp / "fanout.log", "/readyz"):
+        emsps = _metric_sum(port, "ocpihub_parties", role="EMSP")  # the seeded callers
         for n, cc in zip(sizes, ("FA", "FB", "FC", "FD"), strict=False):
             platform_id = asyncio.run(seed.seed_receivers(dsn, slow_base, n, cc))
-            _wait(lambda n=n: _metric_sum(port, "ocpihub_parties", role="EMSP") == n + 1)
+            _wait(lambda n=n: _metric_sum(port, "ocpihub_parties", role="EMSP") == emsps + n)
             times = []
             for _ in range(3):
                 before = _metric_sum(port, "ocpihub_broadcast_deliveries_total")
@@ -313,7 +366,7 @@ def fanout(dsn: str, hub_cmd: list[str], hub_env: dict[str, str], sizes: list[in
                          "slowest_receiver_s": FANOUT_DELAY_MS / 1000,
                          "ratio_to_slowest": round(total / (FANOUT_DELAY_MS / 1000), 1)})
             asyncio.run(seed.remove(dsn, platform_id))
-            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="EMSP") == 1)
+            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="EMSP") == emsps)
     return rows
 
 
@@ -328,7 +381,17 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     hub_get, naive_get, direct = pick("hub", "GET", c), pick("naive (aiohttp)", "GET", c), pick("direct", "GET", c)
     if hub_get and naive_get:
         out["hub_over_naive_get"] = round(hub_get["rps"] / naive_get["rps"], 2)
+    required = "hub (agreements required)"
+    required_get, required_put = pick(required, "GET", c), pick(required, "PUT", c)
+    for method in ("GET", "PUT"):
+        on, off = pick("hub (perimeter on)", method, c), pick("hub", method, c)
+        if on and off:
+            out[f"perimeter_on_over_off_{method.lower()}"] = round(on["rps"] / off["rps"], 2)
     hub_put, naive_put = pick("hub", "PUT", c), pick("naive (aiohttp)", "PUT", c)
+    if hub_get and required_get:
+        out["agreements_required_over_open_get"] = round(required_get["rps"] / hub_get["rps"], 3)
+    if hub_put and required_put:
+        out["agreements_required_over_open_put"] = round(required_put["rps"] / hub_put["rps"], 3)
     if hub_put and naive_put:
         out["hub_over_naive_put"] = round(hub_put["rps"] / naive_put["rps"], 2)
     ceiling = pick("hypercorn ceiling", "GET", c)

@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub import outbound, tls
 from hub.access_log import AccessLog
 from hub.admin_token import generate as generate_admin_token
-from hub.config import Config
+from hub.config import Config, ConfigError
 from hub.endpoints import admin, credentials, health, hubclientinfo, versions
 from hub.leader import LeaderLease
 from hub.learning import LearnedSync
@@ -29,16 +30,21 @@ from hub.metrics import Metrics
 from hub.observer import HubObserver
 from hub.responses import admin_error, ocpi_error
 from hub.state import HubState
+from partners import secrets as sealing
 from partners import store
 from partners.errors import DatabaseUnavailableError, ServerError
 from partners.outage import Outage
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry, party_key
+from partners.secrets import Keyring, SecretsKeyError
 from partners.sync import RegistrySync
 from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
 from routing.modules import CALLBACK_PREFIX, PREFIX
+from routing.outbound_guard import Resolver
+from routing.perimeter import Perimeter, PerimeterSettings
+from routing.policy import Policy
 
 log = logging.getLogger("ocpihub")
 
@@ -50,11 +56,24 @@ class HubApp:
     Starlette (whose lifespan builds the state both use)."""
 
     def __init__(self, config: Config, dsn: str, *, admin_token: str | None = None,
-                 log_stream: BinaryIO | None = None) -> None:
+                 log_stream: BinaryIO | None = None, resolver: Resolver | None = None,
+                 secrets_key: str | None = None) -> None:
         self.config = config
+        # Host names to addresses for every outbound call (None: the system's); tests inject a stub.
+        self.resolver = resolver
         self.log_stream = log_stream
         self.dsn = dsn
         self.admin_token = admin_token or config.admin_token or generate_admin_token()
+        key = secrets_key or config.secrets_key
+        if not key:
+            raise ConfigError("no secrets key: set OCPI_HUB_SECRETS_KEY (ocpi-hub serve makes a key file for the "
+                              "embedded database)")
+        try:
+            self.keyring = Keyring.from_text(key, config.secrets_old_keys)
+        except SecretsKeyError as exc:
+            raise ConfigError(str(exc)) from None
+        if config.tls_client_ca_file:
+            tls.expose_client_certificates()
         self.state: HubState | None = None
         self.starlette = Starlette(
             routes=[
@@ -85,16 +104,23 @@ class HubApp:
             pool = await store.create_pool(self.dsn, max_size=config.database_pool_size)
             stack.push_async_callback(pool.close)
             outage = Outage(store.unreachable)
+            sealed = await sealing.prepare(pool, self.keyring)
+            if sealed:
+                log.info("sealed secrets stored in the clear by an earlier version", extra={"count": sealed})
             registry = Registry()
             metrics = Metrics(registry)
             access_log = AccessLog(self.log_stream or sys.stderr.buffer,
                                    enabled=logging.getLogger("ocpihub.request").isEnabledFor(logging.INFO))
             stack.callback(access_log.flush)
+            guard, outbound_tls = outbound.build(config, metrics.outbound_refused, self.resolver)
+            outbound.announce(config, guard.policy)
             forwarder = Forwarder(
                 connect_timeout=config.connect_timeout,
                 request_timeout=config.request_timeout,
                 connections_per_receiver=config.connections_per_receiver,
                 client=config.outbound_client,
+                guard=guard,
+                tls=outbound_tls,
             )
             stack.push_async_callback(forwarder.close)
             lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds), outage=outage)
@@ -107,8 +133,9 @@ class HubApp:
                 metrics.reloaded()
                 liveness.registry_changed()
 
-            sync = RegistrySync(registry, pool, self.dsn, full_reload_seconds=config.registry_reload_seconds,
-                                on_reload=reloaded, on_reload_failed=metrics.reload_failed, outage=outage)
+            sync = RegistrySync(registry, pool, self.dsn, keyring=self.keyring,
+                                full_reload_seconds=config.registry_reload_seconds, on_reload=reloaded,
+                                on_reload_failed=metrics.reload_failed, outage=outage)
             await sync.start()
             stack.push_async_callback(sync.stop)
             await liveness.start()
@@ -117,7 +144,10 @@ class HubApp:
             learned_sync = LearnedSync(learned, pool, outage=outage)
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
-            http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            # The registration client: every address checked by the guard, partners' certificates by
+            # `outbound_tls`.
+            http = aiohttp.ClientSession(connector=guard.aiohttp_connector(ssl_context=outbound_tls.verified),
+                                         cookie_jar=aiohttp.DummyCookieJar())
             stack.push_async_callback(http.close)
             identity = HubIdentity(
                 country_code=config.country_code.upper(), party_id=config.party_id.upper(),
@@ -132,16 +162,23 @@ class HubApp:
                     max_body_bytes=config.max_body_bytes,
                     callback_ttl=config.callback_ttl,
                 ),
-                await store.shared_secret(pool, "callback_signing_key"),
+                await sealing.shared_key(pool, "callback_signing_key", self.keyring),
                 observer=HubObserver(metrics, access_log, liveness),
                 learned=learned,
                 broadcast_concurrency=config.broadcast_concurrency,
+                policy=Policy(agreements_required=config.agreements == "required"),
+                perimeter=Perimeter(PerimeterSettings(
+                    rate_limit=config.rate_limit, rate_limit_burst=config.rate_limit_burst,
+                    auth_failures_per_minute=config.auth_failures_per_minute,
+                    trusted_proxies=config.trusted_proxy_networks, client_cert_header=config.tls_client_cert_header,
+                ), registry, metrics),
             )
             # Accepted broadcasts are delivered before the outbound client closes.
             stack.push_async_callback(routing.broadcaster.drain, config.request_timeout + 1)
             state = HubState(
                 config=config, identity=identity, pool=pool, registry=registry, sync=sync, http=http,
-                forwarder=forwarder, registrar=Registrar(pool, sync, http, identity), routing=routing,
+                forwarder=forwarder, routing=routing,
+                registrar=Registrar(pool, sync, http, identity, guard, outbound_tls, self.keyring),
                 metrics=metrics, admin_token=self.admin_token, liveness=liveness, lease=lease, outage=outage,
             )
             app.state.hub = state

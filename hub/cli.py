@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import orjson
 
 from hub import admin_token as hub_admin_token
 from hub import config as hub_config
-from hub import logs
+from hub import keyfile, logs
 from hub.config import Config, ConfigError
 from hub.data_dir import DataDirBusyError
 from hub.database import EmbeddedPostgres
@@ -32,17 +33,18 @@ from partners.model import Role
 log = logging.getLogger("ocpihub")
 
 
-def _database(config: Config, command: str = "serve") -> tuple[str, EmbeddedPostgres | None]:
+def _database(config: Config, command: str = "serve", *, share: bool | None = None
+              ) -> tuple[str, EmbeddedPostgres | None]:
     """The DSN, and the embedded server this process owns (to stop at the end), if any.
 
     ``serve`` on a data dir another process owns is refused in one line (exit 2). ``migrate`` there
-    uses the running hub's server and leaves it running.
+    uses the running hub's server and leaves it running (``share`` says which; default: all but serve).
     """
     if config.database_url:
         return config.database_url, None
     embedded = EmbeddedPostgres(hub_config.data_path(config))
     try:
-        dsn = embedded.start(command, share=command != "serve")
+        dsn = embedded.start(command, share=command != "serve" if share is None else share)
     except DataDirBusyError as busy:
         print(f"ocpi-hub: {busy}; stop it first, or set OCPI_HUB_DATA_DIR to another directory",
               file=sys.stderr, flush=True)
@@ -79,6 +81,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(config: Config, sock: socket.socket, dsn: str) -> int:
+    secrets_key, generated = keyfile.secrets_key(config, embedded=not config.database_url)
+    if generated:
+        _announce({"level": "WARNING", "logger": "ocpihub", "msg": generated})
     admin_token = config.admin_token
     if not admin_token:
         kept = hub_config.data_path(config) / hub_admin_token.FILE_NAME
@@ -88,14 +93,15 @@ def _serve(config: Config, sock: socket.socket, dsn: str) -> int:
             where = f"kept in {kept} (mode 0600)" if kept.exists() else "not kept: a new one at every start"
             _announce({"level": "WARNING", "logger": "ocpihub",
                        "msg": f"admin token generated, {where}; shown only now", "admin_token": admin_token})
-    log.info(f"serving on http://{config.host}:{config.port} with {config.workers} worker(s)",
+    scheme = "https" if config.tls_cert_file else "http"
+    log.info(f"serving on {scheme}://{config.host}:{config.port} with {config.workers} worker(s)",
              extra={"versions_url": f"{config.base_url}/ocpi/versions", "workers": config.workers})
     if config.workers > 1:
-        return supervisor.run(config.workers, sock, _worker_environment(config, dsn, admin_token))
+        return supervisor.run(config.workers, sock, _worker_environment(config, dsn, admin_token, secrets_key))
     from hub.app import HubApp
     from hub.serving import server
 
-    server.run(HubApp(config, dsn, admin_token=admin_token), config, sock)
+    server.run(HubApp(config, dsn, admin_token=admin_token, secrets_key=secrets_key), config, sock)
     return 0
 
 
@@ -104,7 +110,7 @@ def _announce(fields: dict[str, str]) -> None:
     print(orjson.dumps({"ts": logs.timestamp(time.time()), **fields}).decode(), file=sys.stderr, flush=True)
 
 
-def _worker_environment(config: Config, dsn: str, admin_token: str) -> dict[str, str]:
+def _worker_environment(config: Config, dsn: str, admin_token: str, secrets_key: str) -> dict[str, str]:
     """What the workers build their app from (``hub.asgi``). The database was started here, in the
     parent, before any worker; metrics go through files in a fresh PROMETHEUS_MULTIPROC_DIR."""
     metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or hub_config.data_path(config) / "prometheus")
@@ -114,6 +120,7 @@ def _worker_environment(config: Config, dsn: str, admin_token: str) -> dict[str,
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "OCPI_HUB_DATABASE_URL": dsn,
         "OCPI_HUB_ADMIN_TOKEN": admin_token,
+        "OCPI_HUB_SECRETS_KEY": secrets_key,
         "OCPI_HUB_HOST": config.host,
         "OCPI_HUB_PORT": str(config.port),
         "OCPI_HUB_PUBLIC_URL": config.base_url,
@@ -136,14 +143,54 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """``secrets new-key`` prints a fresh key; ``secrets re-encrypt`` reseals every stored secret under
+    OCPI_HUB_SECRETS_KEY, opening them with it or OCPI_HUB_SECRETS_OLD_KEYS (all or nothing)."""
+    from partners import secrets as sealing
+
+    if args.action == "new-key":
+        print(sealing.new_key())
+        return 0
+    config = hub_config.load()
+    logs.configure(config.log_level)
+    # Not beside a running hub: it holds the old key only, and the next reload would not open the tokens.
+    dsn, embedded = _database(config, "secrets re-encrypt", share=False)
+    try:
+        key, _ = keyfile.secrets_key(config, embedded=not config.database_url)
+        try:
+            keyring = sealing.Keyring.from_text(key, config.secrets_old_keys)
+            changed = asyncio.run(_re_encrypt(dsn, keyring))
+        except sealing.SecretsKeyError as exc:
+            print(f"ocpi-hub: nothing re-encrypted: {exc}", file=sys.stderr)
+            return 1
+        print(f"re-encrypted {changed} secret(s) under key id {keyring.current_id.hex()}")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+async def _re_encrypt(dsn: str, keyring: Any) -> int:
+    from partners import secrets as sealing
+    from partners import store
+
+    await store.migrate(dsn)
+    pool = await store.create_pool(dsn)
+    try:
+        return await sealing.re_encrypt(pool, keyring)
+    finally:
+        await pool.close()
+
+
+def _admin(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None, *,
+           raw: bytes | None = None, content_type: str = "application/json") -> Any:
     token = args.admin_token or hub_config.load().admin_token
     if not token:
         raise SystemExit("the admin token is needed: set OCPI_HUB_ADMIN_TOKEN (or pass --admin-token)")
-    data = json.dumps(body).encode() if body is not None else None
+    data = json.dumps(body).encode() if body is not None else raw
     request = urllib.request.Request(
         args.hub.rstrip("/") + path, data=data, method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
@@ -189,6 +236,53 @@ def party(text: str) -> dict[str, str]:
     return {"country_code": parts[0], "party_id": parts[1], "role": parts[2]}
 
 
+def _party(text: str) -> dict[str, str]:
+    country_code, star, party_id = text.partition("*")
+    if not star:
+        raise SystemExit(f"a party is written COUNTRY*PARTY (e.g. NL*CPO), not {text!r}")
+    return {"country_code": country_code, "party_id": party_id}
+
+
+def cmd_agreements(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "create":
+        body: dict[str, Any] = {"cpo": _party(args.cpo), "emsp": _party(args.emsp)}
+        if args.modules:
+            body["modules"] = [m for m in args.modules.replace(",", " ").split() if m]
+        if args.valid_from:
+            body["valid_from"] = args.valid_from
+        if args.valid_until:
+            body["valid_until"] = args.valid_until
+        result = _admin(args, "POST", "/admin/agreements", body)
+    elif action == "list":
+        query = urllib.parse.urlencode({k: v for k, v in (("party", args.party), ("status", args.status)) if v})
+        result = _admin(args, "GET", "/admin/agreements" + (f"?{query}" if query else ""))
+    elif action == "show":
+        result = _admin(args, "GET", f"/admin/agreements/{args.agreement_id}")
+    elif action in ("suspend", "unsuspend"):
+        result = _admin(args, "POST", f"/admin/agreements/{args.agreement_id}/{action}")
+    elif action == "end":
+        result = _admin(args, "DELETE", f"/admin/agreements/{args.agreement_id}")
+    else:  # import
+        path = Path(args.file)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise SystemExit(f"cannot read {path}: {exc.strerror}") from None
+        as_json = path.suffix.lower() == ".json" or (path.suffix.lower() != ".csv" and raw.lstrip()[:1] == b"[")
+        result = _admin(args, "POST", "/admin/agreements/import", raw=raw,
+                        content_type="application/json" if as_json else "text/csv")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _admin_client(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    p.add_argument("--hub", default="http://127.0.0.1:8080", help="the hub's admin base URL (default: %(default)s)")
+    p.add_argument("--admin-token", help="admin token (default: OCPI_HUB_ADMIN_TOKEN)")
+    return p
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ocpi-hub", description="An OCPI 2.2.1 roaming hub.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -203,10 +297,14 @@ def parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="apply database migrations and exit")
     migrate.set_defaults(func=cmd_migrate)
 
-    partners = sub.add_parser("partners", help="manage partners through a running hub's admin API")
-    partners.add_argument("--hub", default="http://127.0.0.1:8080",
-                          help="the hub's admin base URL (default: %(default)s)")
-    partners.add_argument("--admin-token", help="admin token (default: OCPI_HUB_ADMIN_TOKEN)")
+    secrets_cmd = sub.add_parser("secrets", help="the key that encrypts partners' tokens in the database")
+    secrets_actions = secrets_cmd.add_subparsers(dest="action", required=True)
+    secrets_actions.add_parser("new-key", help="print a fresh key for OCPI_HUB_SECRETS_KEY")
+    secrets_actions.add_parser("re-encrypt", help="re-encrypt every stored secret under OCPI_HUB_SECRETS_KEY, "
+                               "reading with it or OCPI_HUB_SECRETS_OLD_KEYS; all or nothing")
+    secrets_cmd.set_defaults(func=cmd_secrets)
+
+    partners = _admin_client(sub, "partners", "manage partners through a running hub's admin API")
     actions = partners.add_subparsers(dest="action", required=True)
     invite = actions.add_parser("invite", help="create a token A for a platform that registers itself")
     invite.add_argument("--name", help="the platform's name, for the operator")
@@ -222,6 +320,26 @@ def parser() -> argparse.ArgumentParser:
         a = actions.add_parser(action, help=f"{action} a platform")
         a.add_argument("platform_id", type=int)
     partners.set_defaults(func=cmd_partners)
+
+    agreements = _admin_client(sub, "agreements", "manage roaming agreements through a running hub's admin API")
+    steps = agreements.add_subparsers(dest="action", required=True)
+    create = steps.add_parser("create", help="join a CPO and an eMSP-side party")
+    create.add_argument("--cpo", required=True, help="the CPO party, e.g. NL*CPO")
+    create.add_argument("--emsp", required=True, help="the eMSP-side party (EMSP, NSP, NAP, SCSP, OTHER), e.g. DE*MSP")
+    create.add_argument("--modules", help="modules covered, e.g. locations,tariffs (default: all)")
+    create.add_argument("--from", dest="valid_from", help="RFC 3339 start (default: now)")
+    create.add_argument("--until", dest="valid_until", help="RFC 3339 end (default: open-ended)")
+    listing = steps.add_parser("list", help="list agreements (newest first)")
+    listing.add_argument("--party", help="only agreements naming this party, e.g. NL*CPO")
+    listing.add_argument("--status", choices=["active", "suspended", "ended"])
+    for step in ("show", "suspend", "unsuspend", "end"):
+        what = "end an agreement (kept for audit)" if step == "end" else f"{step} an agreement"
+        a = steps.add_parser(step, help=what)
+        a.add_argument("agreement_id", type=int)
+    imported = steps.add_parser("import", help="import agreements from a CSV or JSON file (all or nothing)")
+    imported.add_argument("file", help="CSV with a header line (cpo_country_code,cpo_party_id,emsp_country_code,"
+                                       "emsp_party_id[,modules,valid_from,valid_until]) or a JSON list")
+    agreements.set_defaults(func=cmd_agreements)
     return p
 
 

@@ -6,6 +6,7 @@ Nothing below ``hub`` reads the environment; this object is passed down.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from routing.outbound_policy import DEFAULT_ALLOW, parse_allow
 
 PREFIX = "OCPI_HUB_"
 
@@ -42,20 +45,46 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offline_after_failures: int = 3
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
+    agreements: str = "open"
     outbound_client: str = "native"
+    # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
+    # addresses only.
+    outbound_allow: str | None = None
+    outbound_allow_http: bool = True
+    outbound_ca_file: str | None = None
     workers: int = 1
     drain_seconds: float = 5.0
     shutdown_grace_seconds: float = 30.0
     keep_alive_seconds: float = 75.0
     receive_seconds: float = 30.0
     log_level: str = "INFO"
+    rate_limit: float = 200.0
+    rate_limit_burst: int = 1000
+    auth_failures_per_minute: int = 30
+    trusted_proxies: str = ""
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_client_ca_file: str | None = None
+    tls_client_cert_required: bool = True
+    tls_client_cert_header: str | None = None
+    secrets_key: str | None = None
+    secrets_old_keys: str = ""
+
+    @property
+    def outbound_allow_ranges(self) -> str:
+        """The allow-list in force: the setting, or the built-in default when it is unset."""
+        return DEFAULT_ALLOW if self.outbound_allow is None else self.outbound_allow
 
     @property
     def base_url(self) -> str:
         """The URL partners reach us on: from config, never from a request's Host header."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls_cert_file else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
 
 # What each variable means, for error messages and ``ocpi-hub serve --help``.
@@ -81,7 +110,12 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "agreements": "open (anyone may reach anyone) or required (data flows only under roaming agreements)",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
+    "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
+                      "addresses; empty: public only (default 127.0.0.0/8,::1/128 for a local run)",
+    "outbound_allow_http": "whether the hub may call partners over plain http (false: https only)",
+    "outbound_ca_file": "PEM bundle of extra CAs trusted for partners' certificates (beside the system store)",
     "workers": "Hypercorn worker processes (metrics are then aggregated through PROMETHEUS_MULTIPROC_DIR)",
     "drain_seconds": "after SIGTERM: seconds /readyz answers 503 (and answers close their connection) "
                      "before the listener closes",
@@ -90,6 +124,17 @@ DESCRIPTIONS: dict[str, str] = {
     "receive_seconds": "seconds a client may take to send a request head, and again its body (slow clients "
                        "are cut off)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "rate_limit": "requests per second a platform may make, per process (0: unlimited); per-platform override",
+    "rate_limit_burst": "requests a platform may make at once above its rate; per-platform override",
+    "auth_failures_per_minute": "failed authentications per client address before it is throttled (0: never)",
+    "trusted_proxies": "comma-separated CIDRs of proxies whose X-Forwarded-For and client-certificate header count",
+    "tls_cert_file": "PEM certificate (chain) to serve HTTPS with (with tls_key_file)",
+    "tls_key_file": "PEM private key of tls_cert_file",
+    "tls_client_ca_file": "PEM CA bundle that client certificates must chain to (mutual TLS)",
+    "tls_client_cert_required": "with tls_client_ca_file: refuse TLS connections without a client certificate",
+    "tls_client_cert_header": "header a trusted proxy forwards the verified client certificate in",
+    "secrets_key": "base64 key (32 bytes) that seals outbound tokens in the database (default: a key file)",
+    "secrets_old_keys": "comma-separated earlier keys, accepted for reading during a key rotation",
 }
 
 _FIELDS = set(Config.__struct_fields__)
@@ -137,10 +182,53 @@ def _validate(config: Config) -> None:
                  "still_alive_seconds", "shutdown_grace_seconds", "keep_alive_seconds", "receive_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if config.agreements not in ("open", "required"):
+        raise ConfigError(f"{PREFIX}AGREEMENTS must be open or required")
     if config.outbound_client not in ("native", "aiohttp"):
         raise ConfigError(f"{PREFIX}OUTBOUND_CLIENT must be native or aiohttp")
     if config.drain_seconds < 0:
         raise ConfigError(f"{PREFIX}DRAIN_SECONDS must not be negative")
+    try:
+        parse_allow(config.outbound_allow or "")
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}OUTBOUND_ALLOW: {exc}") from None
+    if config.outbound_ca_file and not Path(config.outbound_ca_file).is_file():
+        raise ConfigError(f"{PREFIX}OUTBOUND_CA_FILE: no such file {config.outbound_ca_file!r}")
+    _validate_security(config)
+
+
+def _validate_security(config: Config) -> None:
+    if config.rate_limit < 0:
+        raise ConfigError(f"{PREFIX}RATE_LIMIT must not be negative (0 turns it off)")
+    if config.rate_limit_burst < 1:
+        raise ConfigError(f"{PREFIX}RATE_LIMIT_BURST must be positive")
+    if config.auth_failures_per_minute < 0:
+        raise ConfigError(f"{PREFIX}AUTH_FAILURES_PER_MINUTE must not be negative (0 turns it off)")
+    for text in config.trusted_proxy_networks:
+        try:
+            ipaddress.ip_network(text, strict=True)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {text!r} is not a network in CIDR notation ({exc})") from None
+    if bool(config.tls_cert_file) != bool(config.tls_key_file):
+        raise ConfigError(f"{PREFIX}TLS_CERT_FILE and {PREFIX}TLS_KEY_FILE must be set together")
+    if config.tls_client_ca_file and not config.tls_cert_file:
+        raise ConfigError(f"{PREFIX}TLS_CLIENT_CA_FILE needs {PREFIX}TLS_CERT_FILE and {PREFIX}TLS_KEY_FILE")
+    for name in ("tls_cert_file", "tls_key_file", "tls_client_ca_file"):
+        path = getattr(config, name)
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"{PREFIX}{name.upper()}: cannot read {path}")
+    if config.tls_client_cert_header and not config.trusted_proxy_networks:
+        raise ConfigError(f"{PREFIX}TLS_CLIENT_CERT_HEADER is only read from {PREFIX}TRUSTED_PROXIES: set those too")
+    from partners.secrets import SecretsKeyError, parse_key
+
+    try:
+        if config.secrets_key:
+            parse_key(config.secrets_key)
+        for text in config.secrets_old_keys.split(","):
+            if text.strip():
+                parse_key(text, f"{PREFIX}SECRETS_OLD_KEYS")
+    except SecretsKeyError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def data_path(config: Config) -> Path:

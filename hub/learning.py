@@ -37,15 +37,16 @@ class LearnedSync:
     async def sync_once(self) -> None:
         pending = self.learned.take_pending()
         try:
-            await store.save_learned(self.pool, [(k.value, oid, party[0], party[1]) for k, oid, party in pending])
+            await store.save_learned(self.pool, [(k.value, owner[0], owner[1], oid, target[0], target[1])
+                                                 for k, owner, oid, target in pending])
         except Exception:
-            for kind, object_id, party in pending:  # try again next round
-                self.learned.pending.setdefault((kind, object_id), party)
+            for kind, owner, object_id, target in pending:  # try again next round
+                self.learned.pending.setdefault((kind, owner, object_id), target)
             raise
         rows, now = await store.load_learned(self.pool, self._since)
-        for kind_text, object_id, country_code, party_id in rows:
+        for kind_text, owner_cc, owner_pid, object_id, country_code, party_id in rows:
             with contextlib.suppress(ValueError):
-                self.learned.merge(Kind(kind_text), object_id, (country_code, party_id))
+                self.learned.merge(Kind(kind_text), (owner_cc, owner_pid), object_id, (country_code, party_id))
         # Overlap the next window a little: a row committed late with an earlier timestamp is still seen.
         self._since = now - datetime.timedelta(seconds=5)
 

@@ -26,7 +26,7 @@ from hub.background import cancel
 from hub.leader import LeaderLease
 from partners import store
 from partners.model import ConnectionStatus, InterfaceRole, Role
-from partners.registry import Party, Registry
+from partners.registry import Party, Platform, Registry
 from routing.forward import Forwarder, UpstreamFailure
 
 log = logging.getLogger("ocpihub.liveness")
@@ -128,14 +128,15 @@ class Liveness:
                 and now - self.last_contact.setdefault(platform.id, now) >= self.still_alive_seconds
             ):
                 probes.append(self._probe(platform.id, platform.versions_url, platform.outbound_auth,
-                                          platform.status))
+                                          platform.status, platform))
         await asyncio.gather(*probes)
 
-    async def _probe(self, platform_id: int, url: str, auth: str, status: ConnectionStatus) -> None:
+    async def _probe(self, platform_id: int, url: str, auth: str, status: ConnectionStatus,
+                     platform: Platform | None = None) -> None:
         headers = [("Authorization", auth), ("X-Request-ID", str(uuid.uuid4())),
                    ("X-Correlation-ID", str(uuid.uuid4()))]
         try:
-            response = await self.forwarder.send("GET", url, headers, None, f"platform {platform_id}")
+            response = await self.forwarder.send("GET", url, headers, None, f"platform {platform_id}", platform)
             alive = response.status < 500
         except UpstreamFailure:
             alive = False
@@ -187,11 +188,11 @@ class Liveness:
             headers = [("Authorization", platform.outbound_auth),
                        ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),
                        ("Content-Type", "application/json")]
-            sends.append(self._send(url, headers, body, platform.id))
+            sends.append(self._send(url, headers, body, platform))
         await asyncio.gather(*sends)
 
-    async def _send(self, url: str, headers: list[tuple[str, str]], body: bytes, platform_id: int) -> None:
+    async def _send(self, url: str, headers: list[tuple[str, str]], body: bytes, platform: Platform) -> None:
         try:
-            await self.forwarder.send("PUT", url, headers, body, f"platform {platform_id}")
+            await self.forwarder.send("PUT", url, headers, body, f"platform {platform.id}", platform)
         except UpstreamFailure as failure:
-            log.warning("ClientInfo push failed", extra={"platform": platform_id, "outcome": failure.outcome.value})
+            log.warning("ClientInfo push failed", extra={"platform": platform.id, "outcome": failure.outcome.value})

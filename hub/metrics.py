@@ -21,8 +21,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from partners.registry import Registry
+from routing.errors import RULES
 from routing.modules import ROUTED_MODULES
 from routing.observe import OUTCOMES, TOLERATED, RequestRecord
+from routing.outbound_policy import Rule
+from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol")
@@ -85,6 +88,18 @@ class Metrics:
                                     "or body did not arrive in time (OCPI_HUB_RECEIVE_SECONDS), by phase",
                                     ["phase"], registry=r)
         self._slow_children = {phase: self.slow_clients.labels(phase).inc for phase in ("head", "body")}
+        self.outbound_refusals = Counter("ocpihub_outbound_refused", "Outbound calls the address policy refused "
+                                         "before connecting, by rule", ["reason"], registry=r)
+        self._refused_children = {rule: self.outbound_refusals.labels(rule.value).inc for rule in Rule}
+        self.policy_denials = Counter("ocpihub_policy_denials", "Requests the policy refused, by rule", ["rule"],
+                                      registry=r)
+        self._denial_children = {rule: self.policy_denials.labels(rule).inc for rule in RULES}
+        limited = Counter("ocpihub_rate_limited", "Requests answered 429 by an abuse limit, by kind", ["kind"],
+                          registry=r)
+        refusals = Counter("ocpihub_perimeter_refusals", "Requests with a valid token refused for their client "
+                           "address or certificate, by kind", ["kind"], registry=r)
+        self._limited = {kind: limited.labels(kind).inc for kind in RATE_LIMITED_KINDS}
+        self._refused = {kind: refusals.labels(kind).inc for kind in REFUSAL_KINDS}
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -140,6 +155,18 @@ class Metrics:
 
     def slow_client(self, phase: str) -> None:
         self._slow_children[phase]()
+
+    def outbound_refused(self, rule: Rule) -> None:
+        self._refused_children[rule]()
+
+    def rate_limited(self, kind: str) -> None:
+        self._limited[kind]()
+
+    def refused(self, kind: str) -> None:
+        self._refused[kind]()
+
+    def denied(self, rule: str) -> None:
+        self._denial_children[rule]()
 
     def reloaded(self) -> None:
         self.registry_reloads.inc()

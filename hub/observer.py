@@ -36,6 +36,9 @@ class HubObserver:
     def tolerated(self, kind: str) -> None:
         self.metrics.tolerated(kind)
 
+    def denied(self, rule: str) -> None:
+        self.metrics.denied(rule)
+
     def _evidence(self, record: RequestRecord) -> None:
         if record.outcome == "ok":
             self.liveness.contact(record.sender_platform)

@@ -32,15 +32,18 @@ def ocpi_ok(
 
 
 def ocpi_error(request: Request, error: HubError) -> Response:
+    extra = {name.decode("latin-1"): value.decode("latin-1") for name, value in error.headers()}
     return Response(
         envelope.error_body(error), status_code=error.http_status, media_type="application/json",
-        headers=_ids(request),
+        headers=_ids(request) | extra,
     )
 
 
-def admin_json(data: Any, status: int = 200) -> Response:
-    return Response(_encoder.encode(data), status_code=status, media_type="application/json")
+def admin_json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encoder.encode(data), status_code=status, media_type="application/json", headers=headers)
 
 
-def admin_error(message: str, status: int, **extra: Any) -> Response:
-    return admin_json({"error": message, **extra}, status)
+def admin_error(message: str, status: int, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    response = admin_json({"error": message, **extra}, status)
+    response.headers.update(headers or {})
+    return response

@@ -21,6 +21,10 @@ class HubError(Exception):
         super().__init__(message)
         self.message = message
 
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """Extra response headers this error needs (e.g. ``Retry-After``)."""
+        return ()
+
 
 class ClientError(HubError):
     """2000: the caller did something wrong."""
@@ -54,10 +58,39 @@ class ForbiddenError(InvalidParametersError):
     http_status = 403
 
 
+class ResponseUrlRefusedError(InvalidParametersError):
+    """A ``response_url`` the hub may not call (outbound address policy): refused before forwarding.
+    HTTP 200 with the OCPI error, as the status codes chapter has it for a request the OCPI layer read."""
+
+    http_status = 200
+
+
 class PayloadTooLargeError(ClientError):
     """Body over the configured limit; answered without reading the rest."""
 
     http_status = 413
+
+
+class TooManyRequestsError(ClientError):
+    """Over a rate limit (the platform's request rate, or too many failed authentications from one
+    address): HTTP 429 with ``Retry-After`` in whole seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return ((b"retry-after", str(self.retry_after).encode()),)
+
+
+class PerimeterRefusedError(ClientError):
+    """The token is valid, but the request came from an address or with a client certificate its
+    platform is not allowed to use. Such a request reached the OCPI layer, so HTTP 200 (status codes
+    chapter; #11 will revise the HTTP statuses of refusals hub-wide)."""
+
+    http_status = 200
 
 
 class MethodNotAllowedError(ClientError):
@@ -99,5 +132,13 @@ class DatabaseUnavailableError(ServerError):
 
     HTTP 200 with the OCPI error in the body, as the status codes chapter has it for a request that
     reached the OCPI layer; the admin API answers it with 503."""
+
+    http_status = 200
+
+
+class OutboundUrlRefusedError(ClientApiUnusableError):
+    """3001: a URL of the partner's (its versions URL, version details, or a module endpoint) is one the
+    hub may not call (outbound address policy); nothing was stored. HTTP 200 with the OCPI error, as the
+    status codes chapter has it for a request the OCPI layer read."""
 
     http_status = 200

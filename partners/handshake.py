@@ -1,11 +1,19 @@
 """Outbound half of the credentials module: reading a partner's versions and endpoints and
-sending it our credentials. Every failure becomes the 3xxx error the credentials chapter names.
+sending it our credentials. Every failure becomes the 3xxx error the credentials chapter names, said
+in words ("connection refused by partner.example:443"), never an exception class name.
+
+Every URL is a partner's: each call goes through the outbound policy (the URL here, the addresses in
+the session's connector) and no redirect is followed. A refusal propagates as ``OutboundRefused``
+naming the URL and the rule, for the registrar to report.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 import msgspec
@@ -13,13 +21,37 @@ import msgspec
 from partners.errors import ClientApiUnusableError, NoMatchingEndpointsError, UnsupportedVersionError
 from partners.model import Credentials, Version, VersionDetails
 from partners.tokens import Secret, authorization_value
+from routing.outbound_failures import describe
+from routing.outbound_policy import OutboundRefused, Target, safe_url
 
 log = logging.getLogger("ocpihub.handshake")
 
 SUPPORTED_VERSIONS = ("2.2.1",)
 """Versions the hub speaks, preferred first."""
 
-_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
+_CONNECT_SECONDS = 5
+_ANSWER_SECONDS = 15
+_TIMEOUT = aiohttp.ClientTimeout(total=_ANSWER_SECONDS, connect=_CONNECT_SECONDS)
+
+
+class Outbound(Protocol):
+    """The outbound policy as registration uses it (``routing.outbound_guard.OutboundGuard``)."""
+
+    def check_url(self, url: str) -> Target: ...
+
+    async def check_all(self, urls: Iterable[str]) -> None: ...
+
+    def report(self, refused: OutboundRefused, *, platform: int | None, what: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """How one registration calls the partner: a session whose connector checks every address, the
+    policy for URLs, and the TLS check for this platform (``ssl`` as aiohttp takes it)."""
+
+    http: aiohttp.ClientSession
+    outbound: Outbound
+    ssl: ssl.SSLContext | aiohttp.Fingerprint | bool = True
 
 
 def _unwrap(payload: Any) -> Any:
@@ -37,29 +69,43 @@ def _unwrap(payload: Any) -> Any:
 
 
 async def _call(
-    http: aiohttp.ClientSession, method: str, url: str, token: Secret, what: str, body: bytes | None = None
+    caller: Caller, method: str, url: str, token: Secret, what: str, body: bytes | None = None
 ) -> Any:
+    target = caller.outbound.check_url(url)  # before any connection: scheme, userinfo, address literals
+    shown = safe_url(url)
     headers = {"Authorization": authorization_value(token).decode()}
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
-        async with http.request(method, url, headers=headers, data=body, timeout=_TIMEOUT) as resp:
+        async with caller.http.request(method, url, headers=headers, data=body, timeout=_TIMEOUT,
+                                       allow_redirects=False, ssl=caller.ssl) as resp:
             raw = await resp.read()
-            if resp.status >= 400:
-                raise ClientApiUnusableError(f"{what} at {url} answered HTTP {resp.status}")
-    except ClientApiUnusableError:
-        raise
+            status = resp.status
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, OutboundRefused):  # refused by the connector: name the whole URL
+            refused = exc.os_error
+            raise OutboundRefused(refused.rule, shown, refused.host, refused.address) from None
+        raise ClientApiUnusableError(f"could not reach {what} at {shown}: {_words(exc, target)}") from None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise ClientApiUnusableError(f"could not reach {what} at {url}: {type(exc).__name__}") from None
+        raise ClientApiUnusableError(f"could not reach {what} at {shown}: {_words(exc, target)}") from None
+    if 300 <= status < 400:
+        raise ClientApiUnusableError(f"{what} at {shown} answered HTTP {status} (a redirect): the hub follows "
+                                     "no redirects, give the URL it points to")
+    if status >= 400:
+        raise ClientApiUnusableError(f"{what} at {shown} answered HTTP {status}")
     try:
         return _unwrap(msgspec.json.decode(raw))
     except msgspec.DecodeError:
-        raise ClientApiUnusableError(f"{what} at {url} did not answer JSON") from None
+        raise ClientApiUnusableError(f"{what} at {shown} did not answer JSON") from None
 
 
-async def discover(http: aiohttp.ClientSession, versions_url: str, token: Secret) -> VersionDetails:
+def _words(exc: BaseException, target: Target) -> str:
+    return describe(exc, target.host, target.port, connect_seconds=_CONNECT_SECONDS, answer_seconds=_ANSWER_SECONDS)
+
+
+async def discover(caller: Caller, versions_url: str, token: Secret) -> VersionDetails:
     """The partner's endpoints for the best version we share with it."""
-    data = await _call(http, "GET", versions_url, token, "versions endpoint")
+    data = await _call(caller, "GET", versions_url, token, "versions endpoint")
     if isinstance(data, dict):
         log.warning("partner sent a single Version where a list belongs; accepted")
         data = [data]
@@ -74,7 +120,7 @@ async def discover(http: aiohttp.ClientSession, versions_url: str, token: Secret
             f"no common OCPI version: partner offers {sorted(offered) or 'none'}, "
             f"hub supports {list(SUPPORTED_VERSIONS)}"
         )
-    details_data = await _call(http, "GET", offered[chosen], token, "version details endpoint")
+    details_data = await _call(caller, "GET", offered[chosen], token, "version details endpoint")
     if isinstance(details_data, list) and len(details_data) == 1:
         log.warning("partner wrapped its version details in a list; accepted")
         details_data = details_data[0]
@@ -95,10 +141,10 @@ def credentials_url(details: VersionDetails) -> str:
 
 
 async def send_credentials(
-    http: aiohttp.ClientSession, url: str, token: Secret, ours: Credentials, *, method: str = "POST"
+    caller: Caller, url: str, token: Secret, ours: Credentials, *, method: str = "POST"
 ) -> Credentials:
     """POST (register) or PUT (update) our credentials; returns the partner's credentials."""
-    data = await _call(http, method, url, token, "credentials endpoint", msgspec.json.encode(ours))
+    data = await _call(caller, method, url, token, "credentials endpoint", msgspec.json.encode(ours))
     try:
         return msgspec.convert(data, Credentials)
     except msgspec.ValidationError as exc:

@@ -7,6 +7,7 @@ Partner payloads decode leniently (unknown fields are ignored); constraints live
 from __future__ import annotations
 
 import enum
+import ipaddress
 from typing import Annotated, Any
 
 import msgspec
@@ -15,6 +16,8 @@ CountryCode = Annotated[str, msgspec.Meta(min_length=2, max_length=2, pattern="^
 PartyId = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern="^[A-Za-z0-9]{3}$")]
 CredentialsTokenText = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern="^[\\x21-\\x7e]+$")]
 Url = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+# A certificate's SHA-256 fingerprint in hex, as `openssl x509 -fingerprint -sha256` prints it or without colons.
+Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$")]
 
 
 class Role(enum.StrEnum):
@@ -98,10 +101,55 @@ class VersionDetails(msgspec.Struct, kw_only=True):
     endpoints: list[Endpoint]
 
 
+Sha256Fingerprint = Annotated[str, msgspec.Meta(pattern="^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$")]
+
+
+class OutboundTls(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
+    """How the hub checks one platform's TLS certificates when it calls it. Absent: verified against
+    the system CA store (and ``OCPI_HUB_OUTBOUND_CA_FILE``), name included."""
+
+    # SHA-256 of the certificate (DER) the platform's server presents, hex, colons optional. Set, it is
+    # the only check: a self-signed certificate, or one for another name, is accepted if it is this one.
+    pin_sha256: Sha256Fingerprint | None = None
+    # False: no check at all, for this platform only (a test system with a throwaway certificate).
+    # There is no hub-wide switch for this on purpose.
+    verify: bool = True
+
+    def __post_init__(self) -> None:
+        if self.pin_sha256 is not None and not self.verify:
+            raise ValueError("pin_sha256 and verify=false contradict each other: a pin is a check")
+
+    @property
+    def pin(self) -> bytes | None:
+        return bytes.fromhex(self.pin_sha256.replace(":", "")) if self.pin_sha256 else None
+
+
 class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
     """Per-platform settings an operator sets through the admin API (``PATCH /admin/platforms/{id}/settings``),
     stored as one JSON object. Every field is optional: absent means the hub-wide default. Add a field here
     (with a comment saying what it bounds) to add a setting; the admin API and the snapshot pick it up."""
+
+    # How the hub checks this platform's certificates on outbound calls (pin or relax); None: verified.
+    outbound_tls: OutboundTls | None = None
+    # Requests per second this platform may make, per hub process (0: unlimited), and how many it may
+    # make at once above that rate. Absent: OCPI_HUB_RATE_LIMIT and OCPI_HUB_RATE_LIMIT_BURST.
+    rate_limit: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # Networks (CIDRs) this platform's requests may come from; any other client address is refused.
+    # Behind a proxy the client address comes from X-Forwarded-For, trusted only from OCPI_HUB_TRUSTED_PROXIES.
+    allowed_networks: list[str] | None = None
+    # The client certificate(s) this platform must present over TLS (to the hub, or to a trusted proxy that
+    # forwards it): SHA-256 fingerprints, and/or subjects in RFC 4514 text. With either set, a request with
+    # this platform's token but without a matching certificate is refused.
+    client_cert_sha256: list[Fingerprint] | None = None
+    client_cert_subjects: list[Annotated[str, msgspec.Meta(min_length=1)]] | None = None
+
+    def __post_init__(self) -> None:
+        for text in self.allowed_networks or ():
+            try:
+                ipaddress.ip_network(text, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"allowed_networks: {text!r} is not a network in CIDR notation ({exc})") from None
 
 
 class Envelope(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -8,21 +8,31 @@
 
 A change is written to the store, then the local registry is reloaded before the answer goes out,
 so the new token works at once in this process (other replicas follow their NOTIFY).
+
+Every URL a partner gives passes the outbound policy before anything is stored: its versions URL and
+version details when they are called, and every module endpoint it lists right after. A refusal fails
+the registration with 3001 naming the URL and the rule.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import ssl
+from collections.abc import Iterator
+from typing import Protocol
 
 import aiohttp
 import msgspec
 
 from partners import handshake, store
-from partners.errors import InvalidParametersError, NoMatchingEndpointsError
-from partners.model import BusinessDetails, Credentials, CredentialsRole, Role, VersionDetails
+from partners.errors import InvalidParametersError, NoMatchingEndpointsError, OutboundUrlRefusedError
+from partners.model import BusinessDetails, Credentials, CredentialsRole, OutboundTls, Role, VersionDetails
 from partners.registry import Platform
+from partners.secrets import Keyring, outbound_token_context
 from partners.sync import RegistrySync
 from partners.tokens import Secret, hash_token, new_token
+from routing.outbound_policy import OutboundRefused
 
 log = logging.getLogger("ocpihub.registration")
 
@@ -53,14 +63,42 @@ class HubIdentity(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+class TlsChoice(Protocol):
+    """A platform's TLS settings as aiohttp's ``ssl`` argument (``routing.outbound_tls.TlsContexts``)."""
+
+    def for_aiohttp(self, tls: OutboundTls | None) -> ssl.SSLContext | aiohttp.Fingerprint: ...
+
+
 class Registrar:
     def __init__(
-        self, pool: store.Pool, sync: RegistrySync, http: aiohttp.ClientSession, identity: HubIdentity
+        self, pool: store.Pool, sync: RegistrySync, http: aiohttp.ClientSession, identity: HubIdentity,
+        outbound: handshake.Outbound, tls: TlsChoice, keyring: Keyring,
     ) -> None:
         self.pool = pool
+        self.keyring = keyring
         self.sync = sync
         self.http = http
         self.identity = identity
+        self.outbound = outbound
+        self.tls = tls
+
+    def _caller(self, tls: OutboundTls | None) -> handshake.Caller:
+        return handshake.Caller(self.http, self.outbound, self.tls.for_aiohttp(tls))
+
+    @contextlib.contextmanager
+    def _refusals(self, platform_id: int | None) -> Iterator[None]:
+        """A URL the outbound policy refused: reported once, answered as 3001 naming URL and rule."""
+        try:
+            yield
+        except OutboundRefused as refused:
+            self.outbound.report(refused, platform=platform_id, what="registration")
+            raise OutboundUrlRefusedError(refused.message) from None
+
+    async def _discover(self, caller: handshake.Caller, versions_url: str, token: Secret) -> VersionDetails:
+        """The partner's version details, with every endpoint URL in them allowed by the policy."""
+        details = await handshake.discover(caller, versions_url, token)
+        await self.outbound.check_all(e.url for e in details.endpoints)
+        return details
 
     async def invite(self, name: str = "", planned: list[tuple[str, str, str]] | None = None) -> Secret:
         """A new token A for a platform that will register itself (bringing the ``planned`` parties)."""
@@ -83,7 +121,8 @@ class Registrar:
         """
         _check_roles(theirs.roles)
         token_b = Secret(theirs.token)
-        details = await handshake.discover(self.http, theirs.url, token_b)
+        with self._refusals(platform.id):
+            details = await self._discover(self._caller(platform.settings.outbound_tls), theirs.url, token_b)
         token_c = new_token()
         await self._store(platform.id, token_c, token_b, theirs, details)
         log.info("platform %s %s", platform.id, "updated its credentials" if update else "registered")
@@ -91,7 +130,12 @@ class Registrar:
 
     async def initiate(self, versions_url: str, token_a: Secret, name: str = "") -> int:
         """Register with a partner that gave us ``token_a``: we POST our credentials to it."""
-        details = await handshake.discover(self.http, versions_url, token_a)
+        with self._refusals(None):
+            return await self._initiate(versions_url, token_a, name)
+
+    async def _initiate(self, versions_url: str, token_a: Secret, name: str) -> int:
+        caller = self._caller(None)
+        details = await self._discover(caller, versions_url, token_a)
         url = handshake.credentials_url(details)
         token_b = new_token()
         # The partner reads our versions with token B while it handles our POST: the platform must
@@ -101,7 +145,7 @@ class Registrar:
         )
         await self.sync.reload()
         try:
-            theirs = await handshake.send_credentials(self.http, url, token_a, self.identity.credentials(token_b))
+            theirs = await handshake.send_credentials(caller, url, token_a, self.identity.credentials(token_b))
             _check_roles(theirs.roles)
             await self._store(platform_id, token_b, Secret(theirs.token), theirs, details, versions_url)
         except BaseException:
@@ -129,7 +173,8 @@ class Registrar:
                 self.pool,
                 platform_id,
                 token_hash=hash_token(inbound.reveal()),
-                outbound_token=outbound.reveal(),
+                outbound_token=self.keyring.seal(outbound.reveal().encode("utf-8"),
+                                                 outbound_token_context(platform_id)),
                 versions_url=versions_url or theirs.url,
                 version=details.version,
                 endpoints=details.endpoints,

@@ -9,6 +9,7 @@ never a half-updated one.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -58,6 +59,8 @@ class Platform(msgspec.Struct, frozen=True, kw_only=True):
     parties: tuple[Party, ...]
     outbound_auth: str | None = None
     settings: PlatformSettings = PlatformSettings()
+    # The operator's suspension (then ``status`` is SUSPENDED too); nothing the platform does lifts it.
+    suspended: bool = False
 
     def endpoint(self, module: str, interface: InterfaceRole) -> str | None:
         return self.endpoints.get((module, interface))
@@ -84,6 +87,7 @@ class PlatformRow(msgspec.Struct, kw_only=True):
     version: str | None
     endpoints: list[dict[str, Any]]
     settings: dict[str, Any] = {}
+    suspended: bool = False
 
 
 class PartyRow(msgspec.Struct, kw_only=True):
@@ -95,20 +99,56 @@ class PartyRow(msgspec.Struct, kw_only=True):
     last_updated: str
 
 
+class Agreement(msgspec.Struct, frozen=True, kw_only=True):
+    """A roaming agreement in force (or to come into force): what the request path checks."""
+
+    id: int
+    cpo: PartyKey
+    emsp: PartyKey
+    modules: frozenset[str] | None  # None: every module
+    valid_from: float  # epoch seconds
+    valid_until: float  # epoch seconds; infinity when open-ended
+
+    def covers(self, module: str, now: float) -> bool:
+        return self.valid_from <= now < self.valid_until and (self.modules is None or module in self.modules)
+
+
+class AgreementRow(msgspec.Struct, kw_only=True):
+    """An active agreement as the store hands it over (suspended and ended ones are not loaded)."""
+
+    id: int
+    cpo_country_code: str
+    cpo_party_id: str
+    emsp_country_code: str
+    emsp_party_id: str
+    modules: list[str] | None
+    valid_from: float
+    valid_until: float | None
+
+
+AgreementKey = tuple[str, str, str, str]
+"""``(cpo country_code, cpo party_id, emsp country_code, emsp party_id)``: flat, so that the request path
+builds one tuple from attributes instead of nesting two."""
+
+
 class Snapshot:
     """Everything the request path needs to know about partners, as dicts."""
 
-    __slots__ = ("_auth_cache", "by_party", "by_token_hash", "platforms")
+    __slots__ = ("_auth_cache", "agreements", "by_party", "by_token_hash", "platforms")
 
     def __init__(
         self,
         platforms: dict[int, Platform],
         by_token_hash: dict[bytes, Platform],
         by_party: dict[PartyKey, tuple[Party, ...]],
+        agreements: dict[AgreementKey, tuple[Agreement, ...]] | None = None,
     ) -> None:
         self.platforms = platforms
         self.by_token_hash = by_token_hash
         self.by_party = by_party
+        # Roaming agreements by (cpo party, emsp party): one lookup per request, then a comparison of
+        # timestamps, so an agreement starts and ends by the clock without a reload.
+        self.agreements = agreements if agreements is not None else {}
         # Raw Authorization header -> platform, filled on first successful use. Bounded by the
         # number of tokens times the two accepted spellings; misses are never cached.
         self._auth_cache: dict[bytes, Platform] = {}
@@ -138,7 +178,8 @@ _INTERFACES: dict[object, InterfaceRole] = {r.value: r for r in InterfaceRole}
 _NO_SETTINGS = PlatformSettings()
 
 
-def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
+def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow],
+                   agreement_rows: Iterable[AgreementRow] = ()) -> Snapshot:
     """A new snapshot from all rows of the store; pure, so it tests without a database.
 
     The cyclic garbage collector is paused while it runs: the build allocates many long-lived
@@ -147,7 +188,9 @@ def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[Pa
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(platform_rows, party_rows)
+        snapshot = _build(platform_rows, party_rows)
+        snapshot.agreements = _agreements(agreement_rows)
+        return snapshot
     finally:
         if enabled:
             gc.enable()
@@ -184,13 +227,14 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
         platform = Platform(
             id=row.id,
             name=row.name,
-            status=row.status,
+            status=ConnectionStatus.SUSPENDED if row.suspended else row.status,
             registered=row.outbound_token is not None,
             versions_url=row.versions_url,
             version=row.version,
             endpoints=endpoints,
             parties=tuple(parties_of.get(row.id, ())),
             settings=msgspec.convert(row.settings, PlatformSettings) if row.settings else _NO_SETTINGS,
+            suspended=row.suspended,
             outbound_auth=(
                 authorization_value(Secret(row.outbound_token)).decode("ascii")
                 if row.outbound_token is not None else None
@@ -202,6 +246,25 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
         for party in platform.parties:
             by_party.setdefault(party.key, []).append(party)
     return Snapshot(platforms, by_token, {k: tuple(v) for k, v in by_party.items()})
+
+
+def _agreements(rows: Iterable[AgreementRow]) -> dict[AgreementKey, tuple[Agreement, ...]]:
+    found: dict[AgreementKey, list[Agreement]] = {}
+    modules_cache: dict[tuple[str, ...], frozenset[str]] = {}  # thousands of agreements share a few module sets
+    for row in rows:
+        modules = None
+        if row.modules is not None:
+            names = tuple(row.modules)
+            modules = modules_cache.get(names)
+            if modules is None:
+                modules = modules_cache[names] = frozenset(names)
+        agreement = Agreement(
+            id=row.id, cpo=(row.cpo_country_code, row.cpo_party_id), emsp=(row.emsp_country_code, row.emsp_party_id),
+            modules=modules, valid_from=row.valid_from,
+            valid_until=math.inf if row.valid_until is None else row.valid_until,
+        )
+        found.setdefault((*agreement.cpo, *agreement.emsp), []).append(agreement)
+    return {k: tuple(v) for k, v in found.items()}
 
 
 class Registry:

@@ -7,7 +7,6 @@ replica's registry listener reloads after the commit (see ``partners.sync``).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -18,7 +17,7 @@ import orjson
 
 from partners.errors import DatabaseUnavailableError
 from partners.model import ConnectionStatus, CredentialsRole, Endpoint
-from partners.registry import PartyRow, PlatformRow
+from partners.registry import AgreementRow, PartyRow, PlatformRow
 
 log = logging.getLogger("ocpihub.store")
 
@@ -54,7 +53,12 @@ def unreachable(error: BaseException) -> bool:
     """Whether ``error`` says the database cannot be used right now (as opposed to a faulty query)."""
     if isinstance(error, (*UNREACHABLE_ERRORS, OSError)):
         return True
-    return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
+    if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
+        return True
+    # A pooled connection the server dropped while an operation was under way is left half-switched;
+    # the next use fails with this before the pool notices the connection is gone (seen when PostgreSQL
+    # stops during a reload). The pool discards it; the outage is the same as a refused connection.
+    return isinstance(error, asyncpg.InternalClientError) and "cannot switch to state" in str(error)
 
 
 async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
@@ -127,8 +131,10 @@ async def migrate(dsn: str) -> list[str]:
     return applied
 
 
+# An operator suspension shows as status SUSPENDED whatever the connection status underneath.
 _SELECT_PLATFORMS = """
-SELECT id, name, status, token_hash, outbound_token, versions_url, version, endpoints, settings
+SELECT id, name, CASE WHEN suspended THEN 'SUSPENDED' ELSE status END AS status, suspended, token_hash,
+       outbound_token, versions_url, version, endpoints, settings
 FROM platforms ORDER BY id
 """
 _SELECT_PARTIES = """
@@ -138,24 +144,42 @@ SELECT platform_id, country_code, party_id, role,
 FROM parties ORDER BY id
 """
 
+# Agreements in force now or later (suspended and ended ones, and those past their end, route nothing).
+_SELECT_AGREEMENTS = """
+SELECT id, cpo_country_code, cpo_party_id, emsp_country_code, emsp_party_id, modules,
+       extract(epoch FROM valid_from)::float8 AS valid_from, extract(epoch FROM valid_until)::float8 AS valid_until
+FROM agreements WHERE status = 'active' AND (valid_until IS NULL OR valid_until > now()) ORDER BY id
+"""
 
-async def load_registry(pool: Pool) -> tuple[list[Any], list[Any]]:
-    """All platform and party records, read in one consistent snapshot of the database (convert them
-    with :func:`registry_rows`, which is CPU work best done off the event loop)."""
+
+async def load_registry(pool: Pool) -> tuple[list[Any], list[Any], list[Any]]:
+    """All platform, party and active agreement records, read in one consistent snapshot of the
+    database (convert them with :func:`registry_rows`, which is CPU work best done off the event loop)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         platforms = await conn.fetch(_SELECT_PLATFORMS)
         parties = await conn.fetch(_SELECT_PARTIES)
-    return platforms, parties
+        agreements = await conn.fetch(_SELECT_AGREEMENTS)
+    return platforms, parties, agreements
 
 
-def registry_rows(platforms: list[Any], parties: list[Any]) -> tuple[list[PlatformRow], list[PartyRow]]:
+def registry_rows(
+    platforms: list[Any], parties: list[Any], unseal: Callable[[int, bytes], str], agreements: list[Any] | None = None,
+) -> tuple[list[PlatformRow], list[PartyRow], list[AgreementRow]]:
+    """Rows for the snapshot; ``unseal(platform_id, sealed)`` opens each stored outbound token."""
+    rows = []
+    for record in platforms:
+        values = dict(record)
+        sealed = values.pop("outbound_token")
+        values["outbound_token"] = unseal(values["id"], sealed) if sealed is not None else None
+        rows.append(msgspec.convert(values, PlatformRow))
     return (
-        [msgspec.convert(dict(r), PlatformRow) for r in platforms],
+        rows,
         [msgspec.convert(dict(r), PartyRow) for r in parties],
+        [msgspec.convert(dict(r), AgreementRow) for r in agreements or ()],
     )
 
 
-async def _notify(conn: Any, what: str) -> None:
+async def notify(conn: Any, what: str) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, what)
 
 
@@ -167,7 +191,7 @@ async def create_platform(pool: Pool, *, name: str, token_hash: bytes, versions_
             " RETURNING id",
             name, token_hash, versions_url,
         )
-        await _notify(conn, "create")
+        await notify(conn, "create")
     return platform_id
 
 
@@ -176,13 +200,14 @@ async def register_platform(
     platform_id: int,
     *,
     token_hash: bytes,
-    outbound_token: str,
+    outbound_token: bytes,
     versions_url: str,
     version: str,
     endpoints: list[Endpoint],
     roles: list[CredentialsRole],
 ) -> None:
     """Store the outcome of a handshake (first registration or update) and replace the parties.
+    ``outbound_token`` comes sealed (``partners.secrets``): this module never sees it in the clear.
 
     A party held by an unregistered platform (no token left) is taken over; one held by a platform
     still registered raises :class:`PartyConflictError` and nothing is written.
@@ -224,14 +249,14 @@ async def register_platform(
                 platform_id, role.country_code.upper(), role.party_id.upper(), role.role.value,
                 msgspec.to_builtins(role.business_details),
             )
-        await _notify(conn, "register")
+        await notify(conn, "register")
 
 
 async def set_token_hash(pool: Pool, platform_id: int, token_hash: bytes | None) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("UPDATE platforms SET token_hash = $2, updated_at = now() WHERE id = $1",
                            platform_id, token_hash)
-        await _notify(conn, "token")
+        await notify(conn, "token")
 
 
 async def unregister_platform(pool: Pool, platform_id: int) -> None:
@@ -243,26 +268,39 @@ async def unregister_platform(pool: Pool, platform_id: int) -> None:
             platform_id,
         )
         await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
-        await _notify(conn, "unregister")
+        await notify(conn, "unregister")
 
 
 async def set_status(pool: Pool, platform_id: int, status: ConnectionStatus) -> bool:
+    """The connection status (still-alive evidence); an operator suspension is a separate flag that
+    this does not touch (see :func:`set_suspended`)."""
     async with pool.acquire() as conn, conn.transaction():
-        # A platform that never finished a handshake stays PLANNED when it is unsuspended.
+        # A platform that never finished a handshake stays PLANNED when it comes back.
         done = await conn.execute(
             "UPDATE platforms SET status = CASE WHEN $2 = 'CONNECTED' AND outbound_token IS NULL THEN 'PLANNED'"
             " ELSE $2 END, updated_at = now() WHERE id = $1",
             platform_id, status.value,
         )
         await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
-        await _notify(conn, "status")
+        await notify(conn, "status")
+    return bool(done != "UPDATE 0")
+
+
+async def set_suspended(pool: Pool, platform_id: int, suspended: bool) -> bool:
+    """The operator's suspension: kept through credentials updates and liveness changes."""
+    async with pool.acquire() as conn, conn.transaction():
+        done = await conn.execute(
+            "UPDATE platforms SET suspended = $2, updated_at = now() WHERE id = $1", platform_id, suspended
+        )
+        await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
+        await notify(conn, "suspend" if suspended else "unsuspend")
     return bool(done != "UPDATE 0")
 
 
 async def delete_platform(pool: Pool, platform_id: int) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         done = await conn.execute("DELETE FROM platforms WHERE id = $1", platform_id)
-        await _notify(conn, "delete")
+        await notify(conn, "delete")
     return bool(done != "DELETE 0")
 
 
@@ -270,7 +308,8 @@ async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | Non
     """A platform as the admin API shows it: no token, not even its hash."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT id, name, status, token_hash IS NOT NULL AS has_token, outbound_token IS NOT NULL AS registered,"
+            "SELECT id, name, CASE WHEN suspended THEN 'SUSPENDED' ELSE status END AS status, suspended,"
+            " token_hash IS NOT NULL AS has_token, outbound_token IS NOT NULL AS registered,"
             " versions_url, version, endpoints, settings, created_at, updated_at FROM platforms WHERE id = $1",
             platform_id,
         )
@@ -301,7 +340,7 @@ async def update_platform_settings(
         merged = {k: v for k, v in (dict(current) | changes).items() if v is not None}
         validate(merged)
         await conn.execute("UPDATE platforms SET settings = $2, updated_at = now() WHERE id = $1", platform_id, merged)
-        await _notify(conn, "settings")
+        await notify(conn, "settings")
     return merged
 
 
@@ -317,15 +356,39 @@ async def list_platform_ids(pool: Pool) -> list[int]:
         return [r["id"] for r in await conn.fetch("SELECT id FROM platforms ORDER BY id")]
 
 
-async def shared_secret(pool: Pool, name: str, size: int = 32) -> bytes:
-    """A random secret created once and then shared by every replica."""
+async def shared_secret(pool: Pool, name: str, candidate: bytes) -> bytes:
+    """The stored value of secret ``name``: ``candidate`` if there was none yet (the first replica to
+    ask wins), so every replica ends up with the same one."""
     async with pool.acquire() as conn:
         await conn.execute(
             "INSERT INTO hub_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            name, secrets.token_bytes(size),
+            name, candidate,
         )
         value: bytes = await conn.fetchval("SELECT value FROM hub_secrets WHERE name = $1", name)
     return value
+
+
+async def reseal_secrets(
+    pool: Pool,
+    platform_token: Callable[[int, bytes], bytes | None],
+    hub_secret: Callable[[str, bytes], bytes | None],
+) -> int:
+    """Pass every stored secret (outbound tokens, ``hub_secrets``) through a function and store what
+    it returns instead (None: leave it). One transaction with the rows locked: if a function raises,
+    nothing is written. Returns how many values changed."""
+    async with pool.acquire() as conn, conn.transaction():
+        tokens = await conn.fetch(
+            "SELECT id, outbound_token FROM platforms WHERE outbound_token IS NOT NULL ORDER BY id FOR UPDATE")
+        shared = await conn.fetch("SELECT name, value FROM hub_secrets ORDER BY name FOR UPDATE")
+        new_tokens = [(r["id"], v) for r in tokens if (v := platform_token(r["id"], r["outbound_token"])) is not None]
+        new_shared = [(r["name"], v) for r in shared if (v := hub_secret(r["name"], r["value"])) is not None]
+        if new_tokens:
+            await conn.executemany("UPDATE platforms SET outbound_token = $2 WHERE id = $1", new_tokens)
+        if new_shared:
+            await conn.executemany("UPDATE hub_secrets SET value = $2 WHERE name = $1", new_shared)
+        if new_tokens or new_shared:
+            await notify(conn, "secrets")
+    return len(new_tokens) + len(new_shared)
 
 
 async def listen(dsn: str) -> asyncpg.Connection:
@@ -333,30 +396,37 @@ async def listen(dsn: str) -> asyncpg.Connection:
     return await connect(dsn)
 
 
-async def save_learned(pool: Pool, rows: list[tuple[str, str, str, str]]) -> None:
-    """Upsert ``(kind, object_id, country_code, party_id)`` rows."""
+LearnedRow = tuple[str, str, str, str, str, str]
+"""``(kind, owner country_code, owner party_id, object_id, target country_code, target party_id)``."""
+
+
+async def save_learned(pool: Pool, rows: list[LearnedRow]) -> None:
+    """Upsert learned routes (one per kind, owner and object id)."""
     if not rows:
         return
     async with pool.acquire() as conn:
         await conn.executemany(
-            "INSERT INTO learned_routes (kind, object_id, country_code, party_id) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (kind, object_id) DO UPDATE SET country_code = EXCLUDED.country_code,"
-            " party_id = EXCLUDED.party_id, updated_at = clock_timestamp()",
+            "INSERT INTO learned_routes (kind, owner_country_code, owner_party_id, object_id, country_code, party_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (kind, owner_country_code, owner_party_id, object_id) DO UPDATE"
+            " SET country_code = EXCLUDED.country_code, party_id = EXCLUDED.party_id, updated_at = clock_timestamp()",
             rows,
         )
 
 
-async def load_learned(pool: Pool, since: Any) -> tuple[list[tuple[str, str, str, str]], Any]:
+_SELECT_LEARNED = ("SELECT kind, owner_country_code, owner_party_id, object_id, country_code, party_id"
+                   " FROM learned_routes")
+
+
+async def load_learned(pool: Pool, since: Any) -> tuple[list[LearnedRow], Any]:
     """Rows changed since ``since`` (None: all), and the database time to ask from next."""
     async with pool.acquire() as conn:
         now = await conn.fetchval("SELECT clock_timestamp()")
         if since is None:
-            rows = await conn.fetch("SELECT kind, object_id, country_code, party_id FROM learned_routes")
+            rows = await conn.fetch(_SELECT_LEARNED)
         else:
-            rows = await conn.fetch(
-                "SELECT kind, object_id, country_code, party_id FROM learned_routes WHERE updated_at >= $1", since
-            )
-    return [(r["kind"], r["object_id"], r["country_code"], r["party_id"]) for r in rows], now
+            rows = await conn.fetch(_SELECT_LEARNED + " WHERE updated_at >= $1", since)
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows], now
 
 
 async def add_planned_parties(pool: Pool, platform_id: int, parties: list[tuple[str, str, str]]) -> None:
@@ -370,4 +440,4 @@ async def add_planned_parties(pool: Pool, platform_id: int, parties: list[tuple[
                 )
             except asyncpg.UniqueViolationError:
                 raise PartyConflictError(f"{country_code.upper()}*{party_id.upper()} {role}") from None
-        await _notify(conn, "planned")
+        await notify(conn, "planned")

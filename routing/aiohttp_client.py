@@ -4,6 +4,9 @@
 Not the default: the benchmark measures it well below the lean client on the hot path (see
 benchmarks/README.md). It stays as an operator's fallback (``OCPI_HUB_OUTBOUND_CLIENT=aiohttp``)
 for a receiver whose HTTP the lean client mishandles, and as the benchmark's comparison point.
+
+The outbound policy applies as in the lean client: the URL checks once per base (cached), the address
+checks on every new connection through the guard's resolver and socket factory.
 """
 
 from __future__ import annotations
@@ -13,44 +16,73 @@ from collections.abc import Iterable
 import aiohttp
 from yarl import URL
 
+from partners.model import OutboundTls
+from routing.outbound_failures import describe
+from routing.outbound_guard import OutboundGuard
+from routing.outbound_policy import OutboundRefused
+from routing.outbound_tls import TlsContexts
 from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, Response
 
 
 class AiohttpClient:
     def __init__(self, *, connect_timeout: float, connections_per_host: int,
-                 max_response_bytes: int = 64 * 1024 * 1024) -> None:
+                 max_response_bytes: int = 64 * 1024 * 1024, guard: OutboundGuard | None = None,
+                 tls: TlsContexts | None = None) -> None:
         self.connect_timeout = connect_timeout
         self.connections_per_host = connections_per_host
         self.max_response_bytes = max_response_bytes
+        self.guard = guard or OutboundGuard()
+        self.tls = tls or TlsContexts()
         self._session: aiohttp.ClientSession | None = None
+        self._checked: set[str] = set()
+
+    def _check(self, url: str) -> None:
+        scheme, _, rest = url.partition("://")
+        base = scheme + rest.partition("/")[0]
+        if base not in self._checked:
+            self.guard.check_url(url)
+            if len(self._checked) < 10000:
+                self._checked.add(base)
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=self.connections_per_host),
+                connector=self.guard.aiohttp_connector(ssl_context=self.tls.verified, limit=0,
+                                                       limit_per_host=self.connections_per_host),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
-    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes | None) -> Response:
+    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes | None,
+                      tls: OutboundTls | None = None) -> Response:
+        self._check(url)
         session = self._open()
+        target = URL(url, encoded=True)
         try:
-            async with session.request(method, URL(url, encoded=True), headers=list(headers), data=body,
-                                       allow_redirects=False) as resp:
+            async with session.request(method, target, headers=list(headers), data=body, allow_redirects=False,
+                                       ssl=self.tls.for_aiohttp(tls)) as resp:
                 payload = await resp.content.read(self.max_response_bytes + 1)
                 if len(payload) > self.max_response_bytes:
                     raise ProtocolFailed(f"receiver answer is larger than {self.max_response_bytes} bytes")
                 return Response(resp.status, list(resp.raw_headers), payload)
-        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError, aiohttp.InvalidURL) as exc:
-            raise ConnectFailed(type(exc).__name__) from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, OutboundRefused):
+                refused = exc.os_error
+                raise OutboundRefused(refused.rule, f"{target.scheme}://{target.raw_authority}", refused.host,
+                                      refused.address) from None
+            raise ConnectFailed(describe(exc, target.raw_host or "", target.port or 0,
+                                         connect_seconds=self.connect_timeout)) from None
+        except (aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL, aiohttp.ServerFingerprintMismatch) as exc:
+            raise ConnectFailed(describe(exc, target.raw_host or "", target.port or 0,
+                                         connect_seconds=self.connect_timeout)) from None
         except aiohttp.ServerDisconnectedError:
             raise ClosedEarly("receiver closed the connection without a whole answer", reused=True) from None
         except (aiohttp.ClientResponseError, aiohttp.ClientPayloadError):
             raise ProtocolFailed("receiver did not answer valid HTTP") from None
         except (aiohttp.ClientOSError, OSError) as exc:
-            raise ConnectFailed(type(exc).__name__) from None
+            raise ConnectFailed(describe(exc, target.raw_host or "", target.port or 0)) from None
 
     async def close(self) -> None:
         if self._session is not None:

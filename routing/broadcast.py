@@ -61,7 +61,7 @@ class Broadcaster:
         status = 0
         async with self._slots:
             try:
-                response = await self.forwarder.send(method, url, headers, body, route.party.label)
+                response = await self.forwarder.send(method, url, headers, body, route.party.label, route.platform)
                 status = response.status
                 outcome = Outcome.OK.value if status < 400 else "rejected"
             except UpstreamFailure as failure:

@@ -1,9 +1,12 @@
-"""4xxx: errors the hub meets while routing, one class per OCPI hub status code.
+"""Errors the hub meets while routing: one class per OCPI hub status code (4xxx), and the policy's
+denials (one class per rule).
 
 The spec names no HTTP status for these; ours are fixed here and listed in the README.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from partners.errors import HubError
 
@@ -40,3 +43,57 @@ class ReceiverUnreachableError(RoutingError):
 
     ocpi_status = 4003
     http_status = 502
+
+
+# -- policy denials ------------------------------------------------------------------------------
+# Refusals of routing/policy.py, one class per rule. The request was well-formed and reached the OCPI
+# layer, so the answer is HTTP 200 with the OCPI code in the body (status codes chapter); each code is
+# chosen per rule and listed, with the reason, in the README.
+
+
+class DeniedError(HubError):
+    """The policy refuses the request; ``rule`` is the closed label of ``ocpihub_policy_denials_total``."""
+
+    rule: ClassVar[str] = ""
+    http_status = 200
+
+
+class RoleDeniedError(DeniedError):
+    """2000: the party's role does not call (or serve) this module interface."""
+
+    rule = "role"
+    ocpi_status = 2000
+
+
+class OwnershipDeniedError(DeniedError):
+    """2001: the URL or body names another party as the owner of the object."""
+
+    rule = "ownership"
+    ocpi_status = 2001
+
+
+class AgreementDeniedError(DeniedError):
+    """4000: no roaming agreement covers these two parties and this module now (a routing refusal of the hub's)."""
+
+    rule = "agreement"
+    ocpi_status = 4000
+
+
+class SuspendedError(DeniedError):
+    """2000: the caller's platform is suspended by the hub operator."""
+
+    rule = "suspended"
+    ocpi_status = 2000
+
+
+class AmbiguousReceiverError(DeniedError):
+    """2002: open routing found several possible receivers and will not guess (send OCPI-to-*)."""
+
+    rule = "ambiguous"
+    ocpi_status = 2002
+
+
+DENIALS: tuple[type[DeniedError], ...] = (
+    RoleDeniedError, OwnershipDeniedError, AgreementDeniedError, SuspendedError, AmbiguousReceiverError)
+RULES: tuple[str, ...] = tuple(d.rule for d in DENIALS)
+"""The closed set of policy rules (the ``rule`` metric label)."""

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import enum
 
-from partners.registry import PartyKey
+from partners.registry import PartyKey, Platform
 from routing.aiohttp_client import AiohttpClient
 from routing.errors import ForwardTimeoutError, ReceiverUnreachableError, RoutingError
+from routing.outbound_guard import OutboundGuard
+from routing.outbound_policy import OutboundRefused
+from routing.outbound_tls import TlsContexts
 from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, Response, UpstreamClient
 
 
@@ -52,31 +55,36 @@ _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 
 class Forwarder:
     def __init__(self, *, connect_timeout: float, request_timeout: float, connections_per_receiver: int,
-                 client: str = "native") -> None:
+                 client: str = "native", guard: OutboundGuard | None = None, tls: TlsContexts | None = None) -> None:
         self.request_timeout = request_timeout
+        self.guard = guard or OutboundGuard()
         self.client: UpstreamClient | AiohttpClient
         if client == "aiohttp":
-            self.client = AiohttpClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver)
+            self.client = AiohttpClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver,
+                                        guard=self.guard, tls=tls)
         else:
             self.client = UpstreamClient(connect_timeout=connect_timeout,
-                                         connections_per_host=connections_per_receiver)
+                                         connections_per_host=connections_per_receiver, guard=self.guard, tls=tls)
 
     async def close(self) -> None:
         await self.client.close()
 
     async def send(
-        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None, receiver: str
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None, receiver: str,
+        platform: Platform | None = None,
     ) -> Response:
-        """Forward one request; raises :class:`UpstreamFailure` (4002/4003) naming ``receiver``."""
+        """Forward one request; raises :class:`UpstreamFailure` (4002/4003) naming ``receiver``.
+        ``platform`` is the one called: its TLS settings apply, and a refusal is logged under its id."""
+        tls = platform.settings.outbound_tls if platform is not None else None
         try:
             async with asyncio.timeout(self.request_timeout):
                 try:
-                    response = await self.client.request(method, url, headers, body)
+                    response = await self.client.request(method, url, headers, body, tls)
                 except ClosedEarly as exc:
                     # A kept-alive connection the receiver had closed while idle: retry once, where safe.
                     if not (exc.reused and method in _IDEMPOTENT):
                         raise
-                    response = await self.client.request(method, url, headers, body)
+                    response = await self.client.request(method, url, headers, body, tls)
         except TimeoutError:
             raise UpstreamFailure(
                 ForwardTimeoutError(
@@ -84,6 +92,11 @@ class Forwarder:
                     "the request may or may not have been processed"
                 ),
                 Outcome.TIMEOUT,
+            ) from None
+        except OutboundRefused as refused:
+            self.guard.report(refused, platform=platform.id if platform is not None else None, what=receiver)
+            raise UpstreamFailure(
+                ReceiverUnreachableError(f"receiver {receiver}: {refused.message}"), Outcome.CONNECTION
             ) from None
         except ConnectFailed as exc:
             raise UpstreamFailure(

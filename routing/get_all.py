@@ -62,7 +62,7 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
         headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()), correlation_id, caller.key,
                                     route.party.key, json_body=False)
         try:
-            response = await forwarder.send("GET", url, headers, None, route.party.label)
+            response = await forwarder.send("GET", url, headers, None, route.party.label, route.platform)
             page = _decode_page(response.body)
         except (UpstreamFailure, msgspec.DecodeError) as exc:
             raise _Failed(str(exc)) from None

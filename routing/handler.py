@@ -1,8 +1,10 @@
 """The hot path: a raw ASGI app for ``/ocpi/2.2.1/{sender|receiver}/{module}...`` and callbacks.
 
-Each request reads top to bottom: authenticate -> check sender -> resolve receiver -> read body ->
-rewrite -> forward -> rewrite response. Any stage ends the request by raising a ``HubError``, which
-becomes the OCPI envelope; anything else becomes 3000 with the traceback logged, never shown.
+Each request reads top to bottom: confine path -> authenticate -> admit (perimeter: address,
+certificate, rate) -> check sender -> read body (and its view) -> authorize -> resolve receiver
+(admitted by the policy) -> rewrite -> forward -> rewrite response. Any stage ends the request by
+raising a ``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback
+logged, never shown.
 """
 
 from __future__ import annotations
@@ -12,36 +14,33 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 
 from partners.errors import (
-    ClientError,
     ForbiddenError,
     HubError,
     InvalidParametersError,
     MethodNotAllowedError,
     PayloadTooLargeError,
+    PerimeterRefusedError,
+    ResponseUrlRefusedError,
+    TooManyRequestsError,
 )
-from partners.model import Envelope, InterfaceRole
-from partners.registry import Party, PartyKey, Platform, Registry
-from routing import callbacks, envelope, open_routing
+from partners.model import ConnectionStatus, Envelope, InterfaceRole
+from partners.registry import PartyKey, Platform, Registry
+from routing import body_view, callbacks, envelope, open_routing
 from routing.broadcast import Broadcaster
-from routing.errors import ReceiverUnreachableError
+from routing.errors import DeniedError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import get_all
 from routing.headers import RequestHeaders, read_headers
 from routing.learned import LearnedRoutes
-from routing.modules import (
-    CALLBACK_MODULES,
-    CALLBACK_PREFIX,
-    ROUTED_MODULES,
-    RoutePath,
-    hub_endpoint_path,
-    parse_route_path,
-)
+from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, ROUTED_MODULES, RoutePath, hub_endpoint_path
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
+from routing.paths import CallbackPath, confine
+from routing.perimeter import Perimeter
+from routing.policy import Ask, Policy
 from routing.resolve import (
     authenticate,
     broadcast_routes,
@@ -72,7 +71,6 @@ _PASSED_BACK = frozenset({
 _REBASED = frozenset({b"link", b"location"})
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_validate_json = msgspec.json.Decoder(msgspec.Raw)
 
 
 class ClientGone(Exception):
@@ -97,6 +95,8 @@ class RoutingApp:
         clock: Callable[[], float] = time.time,
         learned: LearnedRoutes | None = None,
         broadcast_concurrency: int = 64,
+        policy: Policy | None = None,
+        perimeter: Perimeter | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -105,6 +105,8 @@ class RoutingApp:
         self.observer: RoutingObserver = observer or NoObserver()
         self.clock = clock
         self.learned = learned or LearnedRoutes()
+        self.policy = policy or Policy(agreements_required=False)
+        self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
@@ -116,34 +118,35 @@ class RoutingApp:
         headers = read_headers(scope["headers"])
         request_id = headers.request_id or str(uuid.uuid4()).encode()
         correlation_id = headers.correlation_id or str(uuid.uuid4()).encode()
-        path: str = scope["path"]
         module, interface, outcome = "unknown", "-", "error"
         status = 500
         detail = ""
         parties = _Parties()
         self.observer.request_started()
         try:
-            if path.startswith(CALLBACK_PREFIX):
+            target = confine(scope["method"], scope.get("raw_path"), scope["path"])
+            if isinstance(target, CallbackPath):
                 module = "callback"
-                upstream = await self._callback(scope, receive, headers, correlation_id, parties)
+                upstream = await self._callback(scope, receive, headers, correlation_id, target.ticket, parties)
             else:
-                route_path = parse_route_path(path)
-                if route_path is None:
-                    raise _NoSuchEndpoint(f"no OCPI endpoint at {path}")
-                module, interface = route_path.module, route_path.interface.value
-                upstream = await self._forward(scope, receive, headers, correlation_id, route_path, parties)
+                module, interface = target.module, target.interface.value
+                upstream = await self._forward(scope, receive, headers, correlation_id, target, parties)
             status = upstream.status
             outcome = Outcome.OK
-            await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase)
+            await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase,
+                                         parties.receiver_platform)
         except ClientGone:
             outcome = "client_gone"
             return
         except HubError as error:
+            if error.http_status == 401:
+                self.observer.auth_failed()
+                error = self.perimeter.auth_failed(scope, error)
             outcome = error.outcome if isinstance(error, UpstreamFailure) else _error_kind(error)
             status = error.http_status
             detail = error.message
-            if error.http_status == 401:
-                self.observer.auth_failed()
+            if isinstance(error, DeniedError):
+                self.observer.denied(error.rule)
             await _respond_error(send, error, request_id, correlation_id)
         except Exception:
             log.exception("unexpected error while routing", extra={"correlation_id": correlation_id.decode()})
@@ -165,26 +168,28 @@ class RoutingApp:
         interface = route_path.interface
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
+        self.perimeter.admit(platform, scope)
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform = sender.label, platform.id
         key = to_key(headers.to_country_code, headers.to_party_id)
         method: str = scope["method"]
+        body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
+        ask = Ask(sender, method, module, interface, route_path.segments, body_view.read(body))
+        self.policy.authorize(ask)
+        now = self.clock()
         hub_party = self.settings.hub_party
         if key is not None and key != hub_party:
             route = resolve_receiver(snapshot, key, module, interface)
-            body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
         else:
-            body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
             query_text: str = scope.get("query_string", b"").decode("latin-1")
-            if method == "GET" and key == hub_party and interface is InterfaceRole.SENDER \
-                    and not open_routing.segments(route_path.suffix):
-                return await get_all(self.forwarder, owner_routes(snapshot, module), sender, query_text,
-                                     correlation_id.decode("latin-1"), self._hub_bases[(module, interface)])
-            target = open_routing.decide(module, interface, method, route_path.suffix,
-                                         open_routing.read_body(body), self.learned.lookup)
+            if method == "GET" and key == hub_party and interface is InterfaceRole.SENDER and not route_path.segments:
+                owners = self.policy.receivers(snapshot, ask, owner_routes(snapshot, module), now)
+                return await get_all(self.forwarder, owners, sender, query_text, correlation_id.decode("latin-1"),
+                                     self._hub_bases[(module, interface)])
+            target = open_routing.decide(ask, self.learned, lambda k: self.policy.admits(snapshot, ask, k, now))
             if target is None or target == hub_party:
                 if open_routing.broadcastable(module, interface, method):
-                    return self._broadcast(scope, route_path, sender, body, query_text, correlation_id)
+                    return self._broadcast(scope, route_path, ask, body, query_text, correlation_id, now)
                 raise InvalidParametersError(
                     f"no receiver: {method} {module} {interface.value} needs OCPI-to-country-code and "
                     "OCPI-to-party-id naming a party (GET all with OCPI-to = the hub works on SENDER list "
@@ -192,12 +197,15 @@ class RoutingApp:
                 )
             route = resolve_receiver(snapshot, target, module, interface)
         parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
+        self.policy.admit(snapshot, ask, route.party, now)
         assert route.platform.outbound_auth is not None
 
         query: str = scope.get("query_string", b"").decode("latin-1")
         if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
+            originals: list[str] = []
 
             def make_callback(original: str) -> str:
+                originals.append(original)
                 ticket = callbacks.Ticket(
                     sender_platform=platform.id, sender_party=sender.label,
                     receiver_platform=route.platform.id, receiver_party=route.party.label,
@@ -209,30 +217,36 @@ class RoutingApp:
                 body = rewrite_body_response_url(body, make_callback) or body
             if query:
                 query = rewrite_query_response_url(query, make_callback) or query
+            for original in originals:
+                # The hub will POST the result there later: a URL it may not call fails the request now,
+                # before anything is forwarded.
+                await self.forwarder.guard.require(original, platform=platform.id, what="response_url",
+                                                   error=ResponseUrlRefusedError)
 
-        suffix = _raw_suffix(scope, route_path.suffix)
+        suffix = route_path.suffix
         url = route.endpoint.rstrip("/") + suffix if suffix else route.endpoint
         if query:
             url = f"{url}?{query}"
         out_headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()),
                                         correlation_id.decode("latin-1"), sender.key, route.party.key,
                                         json_body=body is not None)
-        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label)
+        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label, route.platform)
         if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
-            open_routing.learn_from(module, interface, route_path.suffix, route.party.key, self.learned.learn)
+            open_routing.learn_from(ask, route.party.key, self.learned.learn)
         parties.rebase = (route.endpoint, self._hub_bases[(module, interface)])
         return upstream
 
-    def _broadcast(self, scope: Scope, route_path: RoutePath, sender: Party, body: bytes | None, query: str,
-                   correlation_id: bytes) -> Response:
-        module, interface = route_path.module, route_path.interface
-        routes = broadcast_routes(self.registry.snapshot, sender, module, interface)
+    def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, body: bytes | None, query: str,
+                   correlation_id: bytes, now: float) -> Response:
+        module, interface, sender = route_path.module, route_path.interface, ask.sender
+        snapshot = self.registry.snapshot
+        routes = self.policy.receivers(snapshot, ask, broadcast_routes(snapshot, sender, module, interface), now)
         self.broadcaster.start(
-            routes, module=module, method=scope["method"], suffix=_raw_suffix(scope, route_path.suffix), query=query,
+            routes, module=module, method=scope["method"], suffix=route_path.suffix, query=query,
             body=body, hub_party=self.settings.hub_party, correlation_id=correlation_id.decode("latin-1"),
             sender_label=sender.label,
         )
-        open_routing.learn_from(module, interface, route_path.suffix, self.settings.hub_party, self.learned.learn)
+        open_routing.learn_from(ask, self.settings.hub_party, self.learned.learn)
         hub_cc, hub_pid = self.settings.hub_party
         answer = envelope.encode(Envelope(status_code=1000, timestamp=envelope.timestamp(),
                                           status_message=f"broadcast to {len(routes)} receivers"))
@@ -243,13 +257,13 @@ class RoutingApp:
                                       (b"ocpi-to-party-id", sender.party_id.encode())], answer)
 
     async def _callback(
-        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, parties: _Parties
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, ticket_text: str,
+        parties: _Parties,
     ) -> Response:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
-        ticket = callbacks.redeem(
-            self.callback_key, scope["path"][len(CALLBACK_PREFIX):], caller_platform=platform.id, now=self.clock()
-        )
+        self.perimeter.admit(platform, scope)
+        ticket = callbacks.redeem(self.callback_key, ticket_text, caller_platform=platform.id, now=self.clock())
         parties.sender, parties.receiver = ticket.receiver_party, ticket.sender_party
         parties.sender_platform, parties.receiver_platform = platform.id, ticket.sender_platform
         if scope["method"] != "POST":
@@ -257,15 +271,20 @@ class RoutingApp:
         target: Platform | None = snapshot.platforms.get(ticket.sender_platform)
         if target is None or target.outbound_auth is None:
             raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is no longer registered")
+        if target.status is ConnectionStatus.SUSPENDED:
+            # The request was allowed, so its result stays allowed (no agreement is asked again), but a
+            # platform the operator suspended receives nothing.
+            raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is suspended by the hub operator")
         body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
+        body_view.read(body)  # the JSON check only: a callback's body is the receiver's result, not an object
         from_cc, _, from_pid = ticket.receiver_party.partition("*")
         to_cc, _, to_pid = ticket.sender_party.partition("*")
         out_headers = forwarded_headers(target.outbound_auth, str(uuid.uuid4()), correlation_id.decode("latin-1"),
                                         (from_cc, from_pid), (to_cc, to_pid), json_body=True)
-        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party)
+        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party, target)
 
     async def _respond_upstream(self, send: Send, upstream: Response, request_id: bytes, correlation_id: bytes,
-                                rebase: tuple[str, str] | None) -> None:
+                                rebase: tuple[str, str] | None, receiver_platform: int = -1) -> None:
         """The receiver's answer to the caller, in one pass over its headers: the OCPI ones are kept,
         and Link/Location are rebased from the receiver's endpoint (``rebase[0]``) onto the hub's."""
         # A Content-Length of our own spares Hypercorn the chunked encoding (and its extra write).
@@ -277,18 +296,25 @@ class RoutingApp:
             if lname not in passed:
                 continue
             if rebase is not None and lname in _REBASED:
-                value = self._rebase(lname, value, *rebase)
+                rebased = self._rebase(lname, value, *rebase, receiver_platform)
+                if rebased is None:
+                    continue
+                value = rebased
             out.append((lname, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
 
-    def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str) -> bytes:
+    def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str, platform: int) -> bytes | None:
+        """The header rebased on the hub, or None when it is dropped: it pointed away from the receiver's
+        endpoint, at a URL the outbound policy refuses (the hub never follows it either way)."""
         text = value.decode("latin-1")
         if name == b"link":
             new, clean = rewrite_link_header(text, upstream_base, hub_base)
         else:
             new, clean = rebase_url(text, upstream_base, hub_base)
         if not clean:
+            if self.forwarder.guard.refused_in_header(text, platform=platform, what=f"{name.decode()} header"):
+                return None
             self.observer.tolerated(f"{name.decode()}_header")
             log.warning("rewrote a %s header that did not point at the receiver's endpoint", name.decode())
         return new.encode("latin-1")
@@ -309,19 +335,19 @@ class _Parties:
         self.rebase: tuple[str, str] | None = None
 
 
-class _NoSuchEndpoint(ClientError):
-    http_status = 404
-
-
 class _Internal(HubError):
     pass
 
 
 def _error_kind(error: HubError) -> str:
     """The closed ``outcome`` label of a request the hub answered itself."""
+    if isinstance(error, DeniedError):
+        return "denied"
     if error.http_status == 401:
         return "unauthorized"
-    if isinstance(error, ForbiddenError):
+    if isinstance(error, TooManyRequestsError):
+        return "rate_limited"
+    if isinstance(error, ForbiddenError | PerimeterRefusedError):
         return "forbidden"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
@@ -336,21 +362,9 @@ def _party_text(cc: bytes | None, pid: bytes | None) -> str:
     return f"{(cc or b'').decode('latin-1').upper()}*{(pid or b'').decode('latin-1').upper()}"
 
 
-def _raw_suffix(scope: Scope, decoded_suffix: str) -> str:
-    """The path after the module as the caller encoded it: object ids may hold reserved characters."""
-    if not decoded_suffix:
-        return ""
-    raw: bytes | None = scope.get("raw_path")
-    if raw:
-        # /ocpi/2.2.1/{interface}/{module}{suffix}: the suffix starts at the fifth slash.
-        parts = raw.decode("latin-1").partition("?")[0].split("/", 5)
-        return "/" + parts[5] if len(parts) == 6 else ""
-    return quote(decoded_suffix, safe="/:@!$&'()*+,;=~-._")
-
-
 async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, method: str) -> bytes | None:
-    """The whole request body (None when empty), refused past ``limit`` without reading the rest;
-    a body that is not JSON is refused with HTTP 400, as the status codes chapter requires."""
+    """The whole request body (None when empty), refused past ``limit`` without reading the rest.
+    Whether it is JSON is checked by ``body_view.read``, in the pass that reads the fields the policy needs."""
     if headers.content_length is not None:
         try:
             declared = int(headers.content_length)
@@ -376,17 +390,12 @@ async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, meth
         if method in _BODY_METHODS and method != "POST":
             raise InvalidParametersError(f"{method} needs a JSON body")
         return None
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    try:
-        _validate_json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidParametersError(f"request body is not valid JSON: {exc}") from None
-    return body
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes) -> None:
     body = envelope.error_body(error)
     headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id),
-               (b"x-correlation-id", correlation_id)]
+               (b"x-correlation-id", correlation_id), *error.headers()]
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,6 +1,10 @@
-"""What the hub learns from the traffic it forwards, for open routing: which party owns a token uid,
-a location id or a session id. In memory for lookups (no database on the request path), with the
-changes queued for ``hub`` to persist and share with the other replicas.
+"""What the hub learns from the traffic it forwards, for open routing: who owns a location id, a
+session id or a token uid, and where that object went. Keyed by owner *and* id: two CPOs may both
+have a location ``LOC1`` or a session ``S1``, and each keeps its own entry. Only requests that passed
+the policy (the URL's owner is the sender) teach anything, so a forged push cannot poison it.
+
+In memory for lookups (no database on the request path), with the changes queued for ``hub`` to
+persist and share with the other replicas.
 """
 
 from __future__ import annotations
@@ -11,43 +15,53 @@ from partners.registry import PartyKey
 
 
 class Kind(enum.StrEnum):
-    TOKEN_EMSP = "token_emsp"  # token uid -> the eMSP that pushed it
-    LOCATION_CPO = "location_cpo"  # location id -> the CPO that owns it
-    SESSION_CPO = "session_cpo"  # session id -> the CPO that pushed it
-    SESSION_EMSP = "session_emsp"  # session id -> the eMSP it was delivered to
+    LOCATION = "location"  # (CPO, location id) -> where it was pushed (an eMSP, or the hub for a broadcast)
+    SESSION = "session"  # (CPO, session id) -> the eMSP it was delivered to
+    TOKEN = "token"  # (eMSP, token uid) -> where it was pushed
+
+
+Entry = tuple[PartyKey, PartyKey]
+"""``(owner, target)``."""
 
 
 class LearnedRoutes:
-    """Bounded maps ``object id -> party``: past ``max_per_kind`` the least recently learned entry is
-    forgotten by this process (the database keeps it; open routing then answers 2001 for that object
-    until it is pushed through the hub again)."""
+    """Bounded maps ``object id -> ((owner, target), ...)``: past ``max_per_kind`` ids the least recently
+    learned one is forgotten by this process (the database keeps it; open routing then answers 2001
+    for that object until it is pushed through the hub again)."""
 
     def __init__(self, max_per_kind: int = 1_000_000) -> None:
         self.max_per_kind = max_per_kind
-        self.maps: dict[Kind, dict[str, PartyKey]] = {kind: {} for kind in Kind}
-        self.pending: dict[tuple[Kind, str], PartyKey] = {}
+        self.maps: dict[Kind, dict[str, tuple[Entry, ...]]] = {kind: {} for kind in Kind}
+        self.pending: dict[tuple[Kind, PartyKey, str], PartyKey] = {}
 
-    def learn(self, kind: Kind, object_id: str, party: PartyKey) -> None:
-        known = self.maps[kind]
-        if known.get(object_id) == party:
+    def learn(self, kind: Kind, owner: PartyKey, object_id: str, target: PartyKey) -> None:
+        if self.target(kind, owner, object_id) == target:
             return
-        self._put(known, object_id, party)
-        self.pending[(kind, object_id)] = party
+        self._put(self.maps[kind], owner, object_id, target)
+        self.pending[(kind, owner, object_id)] = target
 
-    def merge(self, kind: Kind, object_id: str, party: PartyKey) -> None:
+    def merge(self, kind: Kind, owner: PartyKey, object_id: str, target: PartyKey) -> None:
         """Knowledge from another replica (or from before a restart): not queued again."""
-        self._put(self.maps[kind], object_id, party)
+        self._put(self.maps[kind], owner, object_id, target)
 
-    def lookup(self, kind: Kind, object_id: str) -> PartyKey | None:
-        return self.maps[kind].get(object_id)
+    def owners(self, kind: Kind, object_id: str) -> tuple[Entry, ...]:
+        """Every ``(owner, target)`` known for ``object_id``: usually one, several when ids collide."""
+        return self.maps[kind].get(object_id, ())
 
-    def take_pending(self) -> list[tuple[Kind, str, PartyKey]]:
-        taken = [(kind, object_id, party) for (kind, object_id), party in self.pending.items()]
+    def target(self, kind: Kind, owner: PartyKey, object_id: str) -> PartyKey | None:
+        for known_owner, target in self.maps[kind].get(object_id, ()):
+            if known_owner == owner:
+                return target
+        return None
+
+    def take_pending(self) -> list[tuple[Kind, PartyKey, str, PartyKey]]:
+        taken = [(kind, owner, object_id, target) for (kind, owner, object_id), target in self.pending.items()]
         self.pending.clear()
         return taken
 
-    def _put(self, known: dict[str, PartyKey], object_id: str, party: PartyKey) -> None:
-        known.pop(object_id, None)  # re-insert at the end: recently seen entries are evicted last
-        known[object_id] = party
+    def _put(self, known: dict[str, tuple[Entry, ...]], owner: PartyKey, object_id: str, target: PartyKey) -> None:
+        # Re-insert at the end: recently seen ids are evicted last.
+        others = tuple(e for e in known.pop(object_id, ()) if e[0] != owner)
+        known[object_id] = (*others, (owner, target))
         if len(known) > self.max_per_kind:
             del known[next(iter(known))]

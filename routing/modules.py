@@ -57,25 +57,15 @@ def receiver_roles(module: str, interface: InterfaceRole) -> frozenset[Role]:
 
 
 class RoutePath:
-    """A parsed hub path ``/ocpi/2.2.1/{sender|receiver}/{module}{suffix}``."""
+    """A hub path ``/ocpi/2.2.1/{sender|receiver}/{module}{suffix}`` that passed path confinement
+    (``routing.paths.confine``): ``segments`` are the suffix's segments percent-decoded (what the
+    rules read: owner, object id), ``suffix`` is the clean suffix as the caller encoded it (what is
+    appended to the receiver's module endpoint: object ids may hold reserved characters)."""
 
-    __slots__ = ("interface", "module", "suffix")
+    __slots__ = ("interface", "module", "segments", "suffix")
 
-    def __init__(self, interface: InterfaceRole, module: str, suffix: str) -> None:
+    def __init__(self, interface: InterfaceRole, module: str, segments: tuple[str, ...], suffix: str) -> None:
         self.interface = interface
         self.module = module
+        self.segments = segments
         self.suffix = suffix
-
-
-def parse_route_path(path: str) -> RoutePath | None:
-    if not path.startswith(PREFIX):
-        return None
-    rest = path[len(PREFIX) + 1:]
-    segment, _, rest = rest.partition("/")
-    interface = SEGMENT_INTERFACE.get(segment)
-    if interface is None:
-        return None
-    module, slash, suffix = rest.partition("/")
-    if module not in SENDER_SIDE:
-        return None
-    return RoutePath(interface, module, slash + suffix)

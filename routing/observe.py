@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "unauthorized", "forbidden", "too_large",
-            "client_error", "server_error", "hub_error", "error", "client_gone")
+OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "unauthorized", "forbidden", "denied",
+            "rate_limited",
+            "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
 
 TOLERATED = ("link_header", "location_header", "content_length_and_chunked")
@@ -55,6 +56,10 @@ class RoutingObserver(Protocol):
         """A partner deviated from the spec in a way the hub worked around (``kind`` names how)."""
         ...
 
+    def denied(self, rule: str) -> None:
+        """The policy refused a request (``rule``: one of ``routing.errors.RULES``)."""
+        ...
+
 
 class NoObserver:
     def request_started(self) -> None:
@@ -70,4 +75,7 @@ class NoObserver:
         pass
 
     def tolerated(self, kind: str) -> None:
+        pass
+
+    def denied(self, rule: str) -> None:
         pass

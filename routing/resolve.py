@@ -10,6 +10,7 @@ from partners.model import ConnectionStatus, InterfaceRole, Role
 from partners.registry import Party, PartyKey, Platform, Snapshot
 from routing.errors import ReceiverLacksModuleError, ReceiverUnreachableError, UnknownReceiverError
 from routing.modules import EMSP_SIDE, caller_roles, receiver_roles
+from routing.policy import refuse_suspended
 
 
 def authenticate(snapshot: Snapshot, authorization: bytes | None) -> Platform:
@@ -24,8 +25,7 @@ def authenticate(snapshot: Snapshot, authorization: bytes | None) -> Platform:
         raise UnauthorizedError("unknown credentials token")
     if not platform.registered:
         raise UnauthorizedError("this token may only be used on the versions and credentials modules")
-    if platform.status is ConnectionStatus.SUSPENDED:
-        raise ForbiddenError("platform is suspended by the hub operator")
+    refuse_suspended(platform)
     return platform
 
 
@@ -43,7 +43,14 @@ def check_sender(
         if not (from_country_code and from_party_id):
             raise InvalidParametersError("OCPI-from-country-code and OCPI-from-party-id must be sent together")
         key = (from_country_code.decode("latin-1").upper(), from_party_id.decode("latin-1").upper())
-        party = platform.party(key)
+        # One key may name a party in several roles on one platform: the role that calls this endpoint wins.
+        party = None
+        roles = caller_roles(module, interface)
+        for candidate in platform.parties:
+            if candidate.country_code == key[0] and candidate.party_id == key[1]:
+                if candidate.role in roles:
+                    return candidate
+                party = party or candidate
         if party is None:
             raise ForbiddenError(
                 f"OCPI-from party {key[0]}*{key[1]} is not one of the parties registered for this token"

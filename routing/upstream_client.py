@@ -5,6 +5,11 @@ Why not a general-purpose client: the benchmark (benchmarks/README.md) shows the
 is the largest cost on the hot path, and forwarding needs little of what a general client does
 (cookies, redirects, decompression, multipart). What it does need is here: a bound on connections
 per host, connect and total timeouts, TLS, chunked and close-delimited bodies, safe reuse.
+
+Every new connection goes through the outbound policy (``routing.outbound_guard``): the host is
+resolved, every address checked, and the connection made to a checked address (TLS still verifies
+the host name). The target cache below holds only what the URL says, never an address, so it cannot
+bypass that check; kept-alive connections were checked when they were opened.
 """
 
 from __future__ import annotations
@@ -14,9 +19,14 @@ import ssl
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httptools
+
+from partners.model import OutboundTls
+from routing.outbound_failures import describe
+from routing.outbound_guard import OutboundGuard
+from routing.outbound_policy import OutboundRefused
+from routing.outbound_tls import TlsContexts
 
 
 class UpstreamError(Exception):
@@ -162,12 +172,16 @@ class _HostPool:
 
 class UpstreamClient:
     def __init__(self, *, connect_timeout: float, connections_per_host: int,
-                 max_response_bytes: int = 64 * 1024 * 1024, ssl_context: ssl.SSLContext | None = None) -> None:
+                 max_response_bytes: int = 64 * 1024 * 1024, guard: OutboundGuard | None = None,
+                 tls: TlsContexts | None = None) -> None:
         self.connect_timeout = connect_timeout
         self.connections_per_host = connections_per_host
         self.max_response_bytes = max_response_bytes
-        self._ssl = ssl_context
-        self._pools: dict[tuple[str, str, int], _HostPool] = {}
+        self.guard = guard or OutboundGuard()
+        self.tls = tls or TlsContexts()
+        # Keyed by (scheme, host, port), or by ((scheme, host, port), tls settings) for a platform with
+        # its own TLS settings: a pinned connection must not serve a platform that verifies, nor the reverse.
+        self._pools: dict[Any, _HostPool] = {}
         self._targets: dict[str, tuple[tuple[str, str, int], bytes, bytes]] = {}
 
     def _target(self, url: str) -> tuple[tuple[str, str, int], bytes, bytes]:
@@ -177,22 +191,23 @@ class UpstreamClient:
         authority, slash, path = rest.partition("/")
         cached = self._targets.get(scheme + authority)
         if cached is None:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConnectFailed(f"not an http(s) URL: {scheme}://{authority}")
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            key = (parts.scheme, parts.hostname, port)
+            # The policy's URL checks (scheme, user information, https-only, address literals) depend
+            # on the URL alone, so a base that passed once passes again: cached with the target.
+            checked = self.guard.check_url(url)
+            key = (checked.scheme, checked.host, checked.port)
             if len(self._targets) < 10000:
                 self._targets[scheme + authority] = (key, authority.encode("idna"), b"")
             cached = (key, authority.encode("idna"), b"")
         key, host, _ = cached
         return key, host, (slash + path).encode("latin-1") or b"/"
 
-    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes | None) -> Response:
+    async def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], body: bytes | None,
+                      tls: OutboundTls | None = None) -> Response:
         key, host, target = self._target(url)
-        pool = self._pools.get(key)
+        pool_key = key if tls is None else (key, tls)
+        pool = self._pools.get(pool_key)
         if pool is None:
-            pool = self._pools[key] = _HostPool(self.connections_per_host)
+            pool = self._pools[pool_key] = _HostPool(self.connections_per_host)
         head = [method.encode(), b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
         for name, value in headers:
             head += (name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n")
@@ -210,7 +225,7 @@ class UpstreamClient:
                     conn = candidate
                     break
             if conn is None:
-                conn = await self._connect(key, loop)
+                conn = await self._connect(key, tls, loop)
             try:
                 response = await conn.send(data, loop)
             except BaseException:
@@ -223,22 +238,37 @@ class UpstreamClient:
                 conn.close()
             return response
 
-    async def _connect(self, key: tuple[str, str, int], loop: asyncio.AbstractEventLoop) -> _Connection:
+    async def _connect(self, key: tuple[str, str, int], tls: OutboundTls | None,
+                       loop: asyncio.AbstractEventLoop) -> _Connection:
+        """A new connection to a checked address of ``key``'s host (tried in the resolver's order).
+        Raises ``OutboundRefused`` before any connection when the policy refuses the host."""
         scheme, hostname, port = key
-        ssl_arg: Any = None
-        if scheme == "https":
-            ssl_arg = self._ssl or ssl.create_default_context()
+        context = self.tls.context(tls) if scheme == "https" else None
+        error: BaseException | None = None
         try:
-            _, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _Connection(key, self.max_response_bytes), hostname, port,
-                                       ssl=ssl_arg, server_hostname=hostname if ssl_arg else None),
-                self.connect_timeout,
-            )
+            async with asyncio.timeout(self.connect_timeout):
+                for address in await self.guard.addresses(hostname, port, f"{scheme}://{hostname}:{port}"):
+                    try:
+                        transport, protocol = await loop.create_connection(
+                            lambda: _Connection(key, self.max_response_bytes), address, port, ssl=context,
+                            server_hostname=hostname if context else None)
+                    except OSError as exc:  # ssl.SSLError included
+                        error = exc
+                        continue
+                    if context is not None:
+                        try:
+                            self.tls.check(tls, transport.get_extra_info("ssl_object"), hostname)
+                        except ssl.SSLError:
+                            transport.close()
+                            raise
+                    return protocol
         except TimeoutError:
-            raise ConnectFailed(f"no connection within {self.connect_timeout}s") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectFailed(type(exc).__name__) from None
-        return protocol
+            raise ConnectFailed(f"no connection to {hostname}:{port} within {self.connect_timeout:g} s") from None
+        except OutboundRefused:
+            raise
+        except OSError as exc:  # refused, reset, unresolvable, TLS (ssl.SSLError is an OSError)
+            raise ConnectFailed(describe(exc, hostname, port)) from None
+        raise ConnectFailed(describe(error, hostname, port) if error else f"could not connect to {hostname}:{port}")
 
     async def close(self) -> None:
         for pool in self._pools.values():

@@ -4,6 +4,7 @@ for values with every optional part switched on."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -118,9 +119,17 @@ def test_everything_enabled() -> None:
     assert config["data"]["OCPI_HUB_PUBLIC_URL"] == "https://hub.example.com"
     assert config["data"]["OCPI_HUB_WORKERS"] == "2"
     assert config["data"]["OCPI_HUB_BROADCAST_CONCURRENCY"] == "128"
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW"] == "10.20.0.0/16, fd00:20::/48"
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW_HTTP"] == "true"
     dashboard = next(d for d in by_kind(docs, "ConfigMap") if "ocpi-hub.json" in d.get("data", {}))
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["ocpi-hub.json"])["uid"] == "ocpi-hub"
+
+
+def test_the_chart_lets_partners_reach_public_https_addresses_only_by_default() -> None:
+    config = next(d for d in by_kind(render({}), "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW"] == ""
+    assert config["data"]["OCPI_HUB_OUTBOUND_ALLOW_HTTP"] == "false"
 
 
 def test_existing_secret_replaces_the_charts_secret() -> None:
@@ -131,8 +140,17 @@ def test_existing_secret_replaces_the_charts_secret() -> None:
     assert {"secretRef": {"name": "hub-secrets"}} in refs
 
 
+def test_agreements_mode_reaches_the_hub() -> None:
+    def mode(values: dict[str, Any]) -> str:
+        config = next(d for d in by_kind(render(values), "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+        return str(config["data"]["OCPI_HUB_AGREEMENTS"])
+
+    assert (mode({}), mode({"hub": {"agreements": "required"}})) == ("open", "required")
+
+
 @pytest.mark.parametrize("values", [{"bogus": 1}, {"hub": {"partyId": "TOOLONG"}}, {"hub": {"workers": 0}},
-                                    {"ingress": {"enabled": "yes"}}])
+                                    {"ingress": {"enabled": "yes"}}, {"hub": {"outboundAllow": "internal.example"}},
+                                    {"hub": {"agreements": "strict"}}])
 def test_schema_rejects_unknown_or_malformed_values(values: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmError):
         render(values)
@@ -147,7 +165,7 @@ def dashboard_metric_names() -> set[str]:
 def test_dashboard_has_the_panels_operators_need() -> None:
     dashboard = json.loads((CHART / "dashboards" / "ocpi-hub.json").read_text())
     titles = " | ".join(p["title"] for p in dashboard["panels"]).lower()
-    for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status"):
+    for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status", "policy denials"):
         assert words in titles
     assert dashboard_metric_names()
 
@@ -305,3 +323,16 @@ def values_keys_without_comment() -> list[str]:
 
 def test_every_values_key_of_the_chart_has_a_comment() -> None:
     assert values_keys_without_comment() == []
+
+
+def test_the_secrets_key_is_generated_or_taken_from_values_and_reaches_the_pods() -> None:
+    from partners.secrets import new_key, parse_key
+
+    def key_in(docs: list[dict[str, Any]]) -> str:
+        [secret] = by_kind(docs, "Secret")
+        return base64.b64decode(secret["data"]["OCPI_HUB_SECRETS_KEY"]).decode()
+
+    generated = key_in(render({}))
+    assert len(parse_key(generated)) == 32 and generated != key_in(render({}))
+    mine = new_key()
+    assert key_in(render({"secrets": {"secretsKey": mine}})) == mine

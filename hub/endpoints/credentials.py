@@ -1,6 +1,9 @@
 """The credentials module of the hub (``/ocpi/2.2.1/credentials``), exactly per the spec:
 POST registers (token A only; 405 once registered), PUT updates and rotates token C, GET reads,
-DELETE unregisters (PUT/GET/DELETE: 405 before registration)."""
+DELETE unregisters (PUT/GET/DELETE: 405 before registration).
+
+A platform the operator suspended keeps GET and PUT (it may read and rotate its credentials; a PUT
+does not lift the suspension) and is refused POST and DELETE (rule *suspended*)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.endpoints.ocpi_auth import caller, hub_state
+from hub.endpoints.ocpi_auth import caller, denied, hub_state
 from hub.responses import ocpi_error, ocpi_ok
 from partners.errors import HubError, InvalidParametersError, MethodNotAllowedError
 from partners.model import Credentials
 from partners.tokens import Secret
+from routing.errors import DeniedError
+from routing.policy import refuse_suspended
 
 _decoder = msgspec.json.Decoder(Credentials)
 
@@ -21,6 +26,8 @@ async def credentials(request: Request) -> Response:
     try:
         return await _handle(request)
     except HubError as error:
+        if isinstance(error, DeniedError):
+            denied(request, error)
         return ocpi_error(request, error)
 
 
@@ -28,6 +35,8 @@ async def _handle(request: Request) -> Response:
     state = hub_state(request)
     platform, token = await caller(request)
     method = request.method
+    if method not in ("GET", "PUT"):
+        refuse_suspended(platform)
     if method == "POST":
         if platform.registered:
             raise MethodNotAllowedError("already registered: use PUT to update credentials, DELETE to unregister")

@@ -10,11 +10,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.endpoints.ocpi_auth import caller, hub_state
+from hub.endpoints.ocpi_auth import caller, denied, hub_state
 from hub.liveness import client_info
 from hub.responses import ocpi_error, ocpi_ok
 from partners.errors import HubError, InvalidParametersError, UnauthorizedError
+from routing.errors import DeniedError
 from routing.modules import PREFIX
+from routing.policy import refuse_suspended
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -47,11 +49,14 @@ async def hubclientinfo(request: Request) -> Response:
         platform, _ = await caller(request)
         if not platform.registered:
             raise UnauthorizedError("this token may only be used on the versions and credentials modules")
+        refuse_suspended(platform)
         q = request.query_params
         date_from, date_to = _when(q.get("date_from"), "date_from"), _when(q.get("date_to"), "date_to")
         offset = _int(q.get("offset"), "offset", 0)
         limit = min(_int(q.get("limit"), "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
     except HubError as error:
+        if isinstance(error, DeniedError):
+            denied(request, error)
         return ocpi_error(request, error)
     state = hub_state(request)
     snapshot = state.registry.snapshot

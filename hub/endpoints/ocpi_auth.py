@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 
 from hub.state import HubState
@@ -9,11 +11,21 @@ from partners import store
 from partners.errors import UnauthorizedError
 from partners.registry import Platform
 from partners.tokens import header_token_hashes, token_candidates
+from routing.errors import DeniedError
+
+log = logging.getLogger("ocpihub.policy")
 
 
 def hub_state(request: Request) -> HubState:
     state: HubState = request.app.state.hub
     return state
+
+
+def denied(request: Request, error: DeniedError) -> None:
+    """A policy refusal on one of the hub's own modules: counted and logged like a routed one."""
+    hub_state(request).metrics.denied(error.rule)
+    log.info("refused by the policy", extra={"rule": error.rule, "path": request.url.path,
+                                             "method": request.method, "detail": error.message})
 
 
 async def caller(request: Request) -> tuple[Platform, str]:
@@ -24,20 +36,23 @@ async def caller(request: Request) -> tuple[Platform, str]:
     store is asked once, and the registry reloaded if it knows the token. Routed module requests never
     do this; these configuration endpoints are not the hot path.
     """
+    state = hub_state(request)
     header = request.headers.get("authorization")
     if not header:
-        raise UnauthorizedError("Authorization header missing: expected 'Token <credentials token>'")
+        raise state.routing.perimeter.auth_failed(request.scope, UnauthorizedError(
+            "Authorization header missing: expected 'Token <credentials token>'"))
     raw = header.encode("latin-1")
-    state = hub_state(request)
     platform = state.registry.snapshot.platform_for_header(raw)
     if platform is None:
+        state.routing.perimeter.screen(request.scope)  # a blocked address costs no database lookup
         hashes = header_token_hashes(raw)
         if hashes and await store.token_known(state.pool, hashes):
             await state.sync.reload()
             platform = state.registry.snapshot.platform_for_header(raw)
     if platform is None:
         state.metrics.auth_failed()
-        raise UnauthorizedError("unknown credentials token")
+        raise state.routing.perimeter.auth_failed(request.scope, UnauthorizedError("unknown credentials token"))
+    state.routing.perimeter.admit(platform, request.scope)
     # The token the caller presented, in whichever spelling matched: GET credentials returns it.
     for candidate in token_candidates(raw):
         found = state.registry.snapshot.platform_for_token(candidate.decode("latin-1"))

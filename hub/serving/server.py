@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from hub import tls
 from hub.config import Config
 from hub.serving import listener, protocol
 from hub.serving.connections import Connections
@@ -43,6 +44,7 @@ def hypercorn_config(config: Config, sock: socket.socket) -> protocol.ServerConf
     # per-request deadlines bound slow senders instead.
     hc.read_timeout = None
     hc.connections = Connections(receive_seconds=config.receive_seconds)
+    tls.configure(hc, config)
     return hc
 
 

@@ -113,8 +113,10 @@ async def test_emsp_broadcast_of_a_token_reaches_cpos(market: Market) -> None:
 
 
 async def test_get_to_the_hub_on_a_receiver_endpoint_is_not_a_broadcast(market: Market) -> None:
-    status, _, body = await market.msp1.call("GET", "locations", "RECEIVER", "/NL/CPO/LOC1", to=HUB)
+    # The CPO reading back its own location from "everyone": there is no such thing as a broadcast GET.
+    status, _, body = await market.cpo1.call("GET", "locations", "RECEIVER", "/NL/CPO/LOC1", to=HUB)
     assert status == 400 and body["status_code"] == 2001
+    assert not any(p.received for p in market.emsps)
 
 
 # -- open routing --------------------------------------------------------------------------

@@ -278,11 +278,17 @@ async def test_suspended_receiver_gets_4003(world: World) -> None:
     assert status == 502 and body["status_code"] == 4003 and "NL*CPO" in body["status_message"]
 
 
-async def test_receiver_without_the_module_interface_gets_4000(world: World) -> None:
-    # The CPO platform offers no locations RECEIVER interface.
-    status, _, body = await world.emsp.call("PUT", "locations", "RECEIVER", "/DE/MSP/X", to=world.cpo.party(), body={})
+async def test_receiver_without_the_module_interface_gets_4000(net: Network) -> None:
+    hub = await net.hub()
+    station = await net.registered(hub, cpo("cpo"))
+    no_tariffs = emsp("emsp")
+    no_tariffs.modules.remove(("tariffs", "RECEIVER"))
+    await net.registered(hub, no_tariffs)
+    status, _, body = await station.call("PUT", "tariffs", "RECEIVER", "/NL/CPO/T1", to=no_tariffs.party(),
+                                         body={"id": "T1"})
     assert (status, body["status_code"]) == (404, 4000)
-    assert "NL*CPO does not offer the locations RECEIVER interface" in body["status_message"]
+    assert "DE*MSP does not offer the tariffs RECEIVER interface" in body["status_message"]
+    assert not no_tariffs.received
 
 
 async def test_platform_with_several_parties_must_name_its_from_party(net: Network) -> None:
@@ -296,7 +302,7 @@ async def test_platform_with_several_parties_must_name_its_from_party(net: Netwo
                                        body=location(1), headers=no_from)  # type: ignore[arg-type]
     assert (status, body["status_code"]) == (400, 2001) and "several parties" in body["status_message"]
     status, _, _ = await multi.call("PUT", "locations", "RECEIVER", "/NL/CP2/LOC1", to=msp.party(),
-                                    body=location(1), sender=multi.party(1))
+                                    body=location(1, "NL", "CP2"), sender=multi.party(1))
     assert status == 200 and msp.received[-1].headers["ocpi-from-party-id"] == "CP2"
 
 

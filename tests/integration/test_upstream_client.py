@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from routing.outbound_policy import OutboundRefused, Rule
 from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, UpstreamClient
 from tests.support.servers import free_port
 
@@ -122,8 +123,9 @@ async def test_garbage_refused_and_oversized(client: UpstreamClient) -> None:
     await gen.aclose()
     with pytest.raises(ConnectFailed):
         await client.request("GET", f"http://127.0.0.1:{free_port()}/", [], None)
-    with pytest.raises(ConnectFailed):
+    with pytest.raises(OutboundRefused) as refused:  # the outbound policy's, before any connection
         await client.request("GET", "ftp://example.com/", [], None)
+    assert refused.value.rule is Rule.SCHEME
 
     small = UpstreamClient(connect_timeout=1.0, connections_per_host=1, max_response_bytes=10)
 

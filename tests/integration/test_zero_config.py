@@ -68,7 +68,12 @@ async def test_restart_keeps_every_registration(data_dir: Path, tmp_path: Path) 
         finally:
             assert hub.stop() == 0, hub.output()
     logs = (tmp_path / "hub1.log").read_text() + (tmp_path / "hub2.log").read_text()
-    for secret in (invitation["token"], partner.token_to_hub, partner.token_for_hub):
+    # The tokens are sealed with a key made at the first start, kept beside the database, said once.
+    key_file = data_dir / "secrets.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert "generated its secrets key in" in (tmp_path / "hub1.log").read_text()
+    assert "generated its secrets key" not in (tmp_path / "hub2.log").read_text()
+    for secret in (invitation["token"], partner.token_to_hub, partner.token_for_hub, key_file.read_text().strip()):
         assert secret and secret not in logs
 
 
@@ -84,7 +89,7 @@ async def test_generated_admin_token_is_kept_shown_once_and_read_from_the_enviro
     hub = HubProcess(port, {"OCPI_HUB_DATA_DIR": str(data_dir)}, tmp_path / "hub1.log")
     try:
         hub.wait_ready()
-        [shown] = [json.loads(row) for row in hub.output().splitlines() if "admin_token" in row]
+        [shown] = [row for row in map(json.loads, hub.output().splitlines()) if "admin_token" in row]
         token = shown["admin_token"]
         assert not token.startswith("-") and str(data_dir / "admin-token") in shown["msg"]
         assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600

@@ -11,8 +11,12 @@ import aiohttp
 
 from hub.app import HubApp
 from hub.config import load
+from routing.outbound_guard import Resolver
 from tests.support.partner import FakePlatform
 from tests.support.servers import free_port, served
+
+# Every hub of a test shares one secrets key, as replicas of one deployment do.
+TEST_SECRETS_KEY = "c2VjcmV0cy1rZXktb2YtdGhlLXRlc3Qtc3VpdGUtMzI="
 
 
 @dataclass
@@ -33,6 +37,13 @@ class RunningHub:
             raw = await r.read()
             return r.status, (await r.json(content_type=None)) if raw else None
 
+    async def admin_raw(self, method: str, path: str, data: bytes, content_type: str) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.admin_token}", "Content-Type": content_type}
+        async with aiohttp.ClientSession() as http, http.request(
+            method, self.base_url + path, data=data, headers=headers
+        ) as r:
+            return r.status, await r.json(content_type=None)
+
     async def invite(self) -> str:
         status, body = await self.admin("POST", "/admin/invitations", {"name": "test"})
         assert status == 201, body
@@ -46,23 +57,28 @@ class Network:
         self.stack = contextlib.AsyncExitStack()
         self._partner_stacks: dict[int, contextlib.AsyncExitStack] = {}
 
-    async def hub(self, log_stream: BinaryIO | None = None, **settings: Any) -> RunningHub:
+    async def hub(self, log_stream: BinaryIO | None = None, resolver: Resolver | None = None,
+                  **settings: Any) -> RunningHub:
         port = free_port()
-        config = load({}, port=port, host="127.0.0.1", **settings)
+        config = load({}, port=port, host="127.0.0.1", **({"secrets_key": TEST_SECRETS_KEY} | settings))
         admin_token = secrets.token_urlsafe(12)
-        app = HubApp(config, self.dsn, admin_token=admin_token, log_stream=log_stream)
+        app = HubApp(config, self.dsn, admin_token=admin_token, log_stream=log_stream, resolver=resolver)
         base = await self.stack.enter_async_context(served(app, port))
         return RunningHub(app, base, admin_token)
 
-    async def partner(self, platform: FakePlatform) -> FakePlatform:
-        port = free_port()
-        platform.base_url = f"http://127.0.0.1:{port}"
-        await self._serve_partner(platform, port)
+    async def partner(self, platform: FakePlatform, host: str = "127.0.0.1", *, name: str | None = None,
+                      tls: tuple[str, str] | None = None) -> FakePlatform:
+        """Serve ``platform`` on ``host``; it calls itself ``name`` in its URLs when given (a name the
+        test's resolver stub maps to ``host``), over https when ``tls`` (certificate, key files) is."""
+        port = free_port(host)
+        platform.base_url = f"{'https' if tls else 'http'}://{name or host}:{port}"
+        await self._serve_partner(platform, port, host, tls)
         return platform
 
-    async def _serve_partner(self, platform: FakePlatform, port: int) -> None:
+    async def _serve_partner(self, platform: FakePlatform, port: int, host: str = "127.0.0.1",
+                             tls: tuple[str, str] | None = None) -> None:
         own = contextlib.AsyncExitStack()
-        await own.enter_async_context(served(platform.app(), port))
+        await own.enter_async_context(served(platform.app(), port, host, tls))
         self._partner_stacks[id(platform)] = own
         self.stack.push_async_callback(self._stop_if_running, platform)
 

@@ -240,8 +240,36 @@ class FakePlatform:
         self.token_to_hub = answer["data"]["token"]
         return answer
 
+    async def update_credentials(self) -> dict[str, Any]:
+        """Credentials PUT: a fresh token B for the hub, and the hub's new token C for us."""
+        self.token_for_hub = secrets.token_urlsafe(16)
+        async with aiohttp.ClientSession() as http, http.put(
+            self.hub_endpoints[("credentials", "RECEIVER")], json=self.credentials(),
+            headers={"Authorization": token_header(self.token_to_hub or "")},
+        ) as r:
+            answer: dict[str, Any] = await r.json()
+            assert r.status == 200 and answer["status_code"] == 1000, answer
+        self.token_to_hub = answer["data"]["token"]
+        return answer
+
     def party(self, index: int = 0) -> Role:
         return self.roles[index]
+
+    async def raw(self, method: str, target: str, *, to: Role | tuple[str, str] | None = None,
+                  body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], Any]:
+        """A request whose target goes on the wire exactly as written (``..``, ``%2e``, odd methods):
+        HTTP clients normalise paths, so this one writes the request line itself."""
+        base = self.hub_endpoints[("credentials", "RECEIVER")].split("/ocpi/", 1)[0]
+        me = self.roles[0]
+        headers = {"Authorization": token_header(token or self.token_to_hub or ""),
+                   "OCPI-from-country-code": me.country_code, "OCPI-from-party-id": me.party_id}
+        if to is not None:
+            cc, pid = (to.country_code, to.party_id) if isinstance(to, Role) else to
+            headers |= {"OCPI-to-country-code": cc, "OCPI-to-party-id": pid}
+        data = json.dumps(body).encode() if body is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return await raw_request(base, method, target, headers, data)
 
     async def call(
         self,
@@ -284,6 +312,39 @@ class FakePlatform:
             got["_sent_request_id"] = h.get("X-Request-ID", "")
             got["_sent_correlation_id"] = h.get("X-Correlation-ID", "")
             return r.status, got, payload
+
+
+async def raw_request(base_url: str, method: str, target: str, headers: dict[str, str],
+                      body: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+    """One HTTP/1.1 request over loopback with the request line written verbatim; (status, headers, body)."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        head = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close",
+                f"Content-Length: {len(body or b'')}", *(f"{k}: {v}" for k, v in headers.items())]
+        writer.write("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + (body or b""))
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(-1), 10)
+    finally:
+        writer.close()
+    head_bytes, _, payload = raw.partition(b"\r\n\r\n")
+    lines = head_bytes.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    got = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    if got.get("transfer-encoding") == "chunked":
+        chunks, rest = [], payload
+        while rest:
+            size_text, _, rest = rest.partition(b"\r\n")
+            size = int(size_text, 16)
+            if not size:
+                break
+            chunks.append(rest[:size])
+            rest = rest[size + 2:]
+        payload = b"".join(chunks)
+    try:
+        return status, got, json.loads(payload)
+    except ValueError:
+        return status, got, payload
 
 
 def cpo(name: str, cc: str = "NL", pid: str = "CPO", **kw: Any) -> FakePlatform:

@@ -11,6 +11,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.support.network import TEST_SECRETS_KEY
+
 
 def hub_command() -> list[str]:
     """The ``ocpi-hub`` console script installed beside the interpreter running the tests."""
@@ -43,6 +45,9 @@ class HubProcess:
         # No drain delay unless a test asks for one: stopping would otherwise wait OCPI_HUB_DRAIN_SECONDS.
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_HUB_")}
         full_env |= {"OCPI_HUB_DRAIN_SECONDS": "0"} | env
+        if "OCPI_HUB_DATABASE_URL" in env:
+            # A hub on an external database needs the key that seals tokens; every test hub shares one.
+            full_env.setdefault("OCPI_HUB_SECRETS_KEY", TEST_SECRETS_KEY)
         self.proc = subprocess.Popen(
             [*hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=full_env, stdout=self._log, stderr=subprocess.STDOUT,

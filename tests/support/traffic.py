@@ -115,6 +115,15 @@ async def unknown_receiver(w: World) -> None:
 
 
 @scenario
+async def policy_denial(w: World) -> None:
+    # A CPO writing another CPO's location: refused by the policy (rule ownership), nothing forwarded.
+    status, _, answer = await w.station.call("PUT", "locations", "RECEIVER", "/NL/SLP/LOC1", to=w.msp.party(),
+                                             body=location(1, pid="SLP"))
+    _ok(status, "a push of another CPO's location")
+    assert answer["status_code"] == 2001, answer
+
+
+@scenario
 async def sloppy_link_header(w: World) -> None:
     status, _, _ = await w.msp.call("GET", "locations", "SENDER", "", to=w.sloppy.party())
     _ok(status, "a list with a Link header pointing elsewhere")

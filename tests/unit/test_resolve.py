@@ -8,7 +8,7 @@ from partners.errors import ForbiddenError, InvalidParametersError, Unauthorized
 from partners.model import ConnectionStatus, InterfaceRole, Role
 from partners.registry import PartyRow, PlatformRow, Snapshot, build_snapshot
 from partners.tokens import hash_token
-from routing.errors import ReceiverLacksModuleError, ReceiverUnreachableError, UnknownReceiverError
+from routing.errors import ReceiverLacksModuleError, ReceiverUnreachableError, SuspendedError, UnknownReceiverError
 from routing.resolve import authenticate, check_sender, resolve_receiver, to_key
 
 S, R = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -63,7 +63,7 @@ def test_authenticate_accepts_both_token_spellings(snapshot: Snapshot, header: b
     (b"Bearer cpo-token", UnauthorizedError),
     (b"Token wrong", UnauthorizedError),
     (b"Token invited", UnauthorizedError),  # token A: versions and credentials only
-    (b"Token suspended", ForbiddenError),
+    (b"Token suspended", SuspendedError),  # rule "suspended" of the policy
 ])
 def test_authenticate_refuses(snapshot: Snapshot, header: bytes | None, error: type[Exception]) -> None:
     with pytest.raises(error):
@@ -78,6 +78,17 @@ def test_spoofed_from_party_is_forbidden(snapshot: Snapshot) -> None:
 
 def test_from_party_compares_case_insensitively(snapshot: Snapshot) -> None:
     assert check_sender(snapshot.platforms[1], b"nl", b"cpo", "locations", R).party_id == "CPO"
+
+
+@pytest.mark.parametrize(("module", "interface", "role"), [
+    ("locations", R, Role.CPO),  # BE*ABC pushing locations: its CPO self
+    ("locations", S, Role.EMSP),  # BE*ABC pulling locations: its eMSP self
+    ("commands", R, Role.EMSP),
+])
+def test_a_key_in_two_roles_sends_in_the_role_that_calls_the_endpoint(
+    snapshot: Snapshot, module: str, interface: InterfaceRole, role: Role
+) -> None:
+    assert check_sender(snapshot.platforms[3], b"BE", b"ABC", module, interface).role is role
 
 
 @pytest.mark.parametrize(("platform_id", "module", "interface", "expected"), [

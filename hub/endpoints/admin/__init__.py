@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from hub.endpoints.admin import platforms, registrations
+from hub.endpoints.admin import agreements, config, platforms, registrations
 
-routes = [*registrations.routes, *platforms.routes]
+routes = [*registrations.routes, *platforms.routes, *config.routes, *agreements.routes]

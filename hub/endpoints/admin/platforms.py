@@ -12,8 +12,8 @@ from starlette.routing import Route
 from hub.endpoints.admin.common import Handler, guarded
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
-from partners import store
-from partners.model import ConnectionStatus, PlatformSettings
+from partners import agreements_store, store
+from partners.model import PlatformSettings
 
 
 async def list_platforms(request: Request) -> Response:
@@ -34,10 +34,16 @@ def _platform_id(request: Request) -> int | None:
 
 
 async def get_platform(request: Request) -> Response:
+    """A platform with its parties, each with the roaming agreements (not ended) that name it."""
+    pool = hub_state(request).pool
     platform_id = _platform_id(request)
-    details = None if platform_id is None else await store.platform_details(hub_state(request).pool, platform_id)
+    details = None if platform_id is None else await store.platform_details(pool, platform_id)
     if details is None:
         return admin_error("no such platform", 404)
+    agreements = await agreements_store.of_parties(pool, [(p["country_code"], p["party_id"])
+                                                          for p in details["parties"]])
+    for party in details["parties"]:
+        party["agreements"] = agreements.get((party["country_code"], party["party_id"]), [])
     return admin_json(details)
 
 
@@ -50,11 +56,11 @@ async def delete_platform(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _set_status(status: ConnectionStatus) -> Handler:
+def _set_suspended(suspended: bool) -> Handler:
     async def handler(request: Request) -> Response:
         state = hub_state(request)
         platform_id = _platform_id(request)
-        if platform_id is None or not await store.set_status(state.pool, platform_id, status):
+        if platform_id is None or not await store.set_suspended(state.pool, platform_id, suspended):
             return admin_error("no such platform", 404)
         await state.sync.reload()
         return admin_json(await store.platform_details(state.pool, platform_id))
@@ -92,8 +98,6 @@ routes = [
     Route("/admin/platforms/{platform_id}", guarded(get_platform), methods=["GET"]),
     Route("/admin/platforms/{platform_id}", guarded(delete_platform), methods=["DELETE"]),
     Route("/admin/platforms/{platform_id}/settings", guarded(update_settings), methods=["PATCH"]),
-    Route("/admin/platforms/{platform_id}/suspend", guarded(_set_status(ConnectionStatus.SUSPENDED)),
-          methods=["POST"]),
-    Route("/admin/platforms/{platform_id}/unsuspend", guarded(_set_status(ConnectionStatus.CONNECTED)),
-          methods=["POST"]),
+    Route("/admin/platforms/{platform_id}/suspend", guarded(_set_suspended(True)), methods=["POST"]),
+    Route("/admin/platforms/{platform_id}/unsuspend", guarded(_set_suspended(False)), methods=["POST"]),
 ]

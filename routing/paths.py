@@ -1,0 +1,99 @@
+"""Path confinement: a routed request stays inside the receiver's module endpoint.
+
+The first stage of every routed request, run on the request target exactly as the caller sent it
+(``scope["raw_path"]``) before anything else reads the path. Only GET, PUT, PATCH, POST and DELETE
+are routed (TRACE, CONNECT, OPTIONS, HEAD and the rest get 405: the hub would otherwise send them on
+with its own token). A segment that is a dot segment, raw or percent-encoded in any case mix
+(``..``, ``%2e%2E``, ``.%2e``, also with a ``;param`` as some servers strip it), or that hides a slash
+or backslash (``%2F``, ``%5C``, a raw ``\\``, or such an escape encoded twice), is refused: a receiver
+that normalises paths would otherwise resolve it outside its module endpoint, where the hub's token
+opens its credentials module. Empty segments (``//``) are collapsed. What is forwarded is always
+``{receiver's module endpoint}`` + the clean suffix.
+
+Later URL-shape tolerances (a missing or extra trailing slash, ``{endpoint}{id}`` glued without a
+separator) belong in :func:`confine` too, so that every routed path is parsed in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+from partners.errors import ClientError, InvalidParametersError, MethodNotAllowedError
+from routing.modules import SEGMENT_INTERFACE, SENDER_SIDE, VERSION, RoutePath
+
+ROUTED_METHODS = frozenset({"GET", "PUT", "PATCH", "POST", "DELETE"})
+
+# Characters whose presence sends a segment through the slow checks; most segments have none.
+_SUSPECT = re.compile(r"[%.\\;]")
+# An escape that decodes (once more) to a dot, slash or backslash: encoded twice.
+_ESCAPED_AGAIN = re.compile(r"%(?:2e|2f|5c)", re.IGNORECASE)
+# What the hub issues as a callback ticket (urlsafe base64 payload "." urlsafe base64 MAC).
+_TICKET = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+class UnsafePathError(InvalidParametersError):
+    """2001: the path could leave the module endpoint (dot segment, encoded slash) or is no hub URL."""
+
+    http_status = 404
+
+
+class NoSuchEndpointError(ClientError):
+    """2000: the path names no OCPI endpoint of the hub."""
+
+    http_status = 404
+
+
+class CallbackPath:
+    """``/ocpi/2.2.1/callback/{ticket}``: nothing may follow the ticket."""
+
+    __slots__ = ("ticket",)
+
+    def __init__(self, ticket: str) -> None:
+        self.ticket = ticket
+
+
+def _check(decoded: str) -> None:
+    if "\\" in decoded or "/" in decoded:
+        raise UnsafePathError("path refused: a segment holds an encoded slash or a backslash")
+    name = decoded.partition(";")[0]
+    if name in (".", ".."):
+        raise UnsafePathError("path refused: dot segments ('..', '%2e%2e', ...) are not allowed in OCPI URLs")
+    if "%" in decoded and _ESCAPED_AGAIN.search(decoded):
+        raise UnsafePathError("path refused: a segment holds a dot, slash or backslash encoded twice")
+
+
+def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | CallbackPath:
+    """The routed path, or an error naming why it is refused (405 method, 404 unsafe or unknown path)."""
+    if method not in ROUTED_METHODS:
+        raise MethodNotAllowedError(f"{method} is not routed: the hub forwards GET, PUT, PATCH, POST and DELETE")
+    raw = raw_path.decode("latin-1") if raw_path else quote(path, safe="/:@!$&'()*+,;=~-._")
+    raw = raw.partition("?")[0]
+    raw_parts: list[str] = []
+    parts: list[str] = []
+    for part in raw.split("/"):
+        if not part:
+            continue  # '//' collapses; a leading or trailing '/' is no segment
+        if _SUSPECT.search(part) is None:
+            raw_parts.append(part)
+            parts.append(part)
+            continue
+        if "\\" in part:
+            raise UnsafePathError("path refused: a segment holds an encoded slash or a backslash")
+        decoded = unquote(part, errors="replace")
+        _check(decoded)
+        raw_parts.append(part)
+        parts.append(decoded)
+    if len(parts) < 3 or parts[0] != "ocpi" or parts[1] != VERSION:
+        raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+    if parts[2] == "callback":
+        if len(parts) != 4 or not _TICKET.fullmatch(parts[3]) or raw.endswith("/"):
+            raise UnsafePathError("callback URL refused: it must be exactly the URL the hub issued")
+        return CallbackPath(parts[3])
+    interface = SEGMENT_INTERFACE.get(parts[2])
+    if interface is None or len(parts) < 4 or parts[3] not in SENDER_SIDE:
+        raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+    suffix = "".join("/" + p for p in raw_parts[4:])
+    if raw.endswith("/"):
+        suffix += "/"  # kept as sent: some receivers answer a collection only with (or without) it
+    return RoutePath(interface, parts[3], tuple(parts[4:]), suffix)
