@@ -121,6 +121,9 @@ class HubApp:
                 client=config.outbound_client,
                 guard=guard,
                 tls=outbound_tls,
+                max_answer_bytes=config.max_answer_bytes,
+                answer_buffer_bytes=config.answer_buffer_bytes,
+                on_answer_refused=metrics.answer_refused,
             )
             stack.push_async_callback(forwarder.close)
             lease = LeaderLease(self.dsn, retry_seconds=min(5.0, config.still_alive_seconds), outage=outage)

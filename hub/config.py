@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from routing.answer_budget import DEFAULT_ANSWER_BUFFER_BYTES, DEFAULT_MAX_ANSWER_BYTES
 from routing.outbound_policy import DEFAULT_ALLOW, parse_allow
 
 PREFIX = "OCPI_HUB_"
@@ -36,6 +37,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     name: str = "ocpi-hub"
     admin_token: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    answer_buffer_bytes: int = DEFAULT_ANSWER_BUFFER_BYTES
     connect_timeout: float = 5.0
     request_timeout: float = 30.0
     connections_per_receiver: int = 64
@@ -101,6 +104,8 @@ DESCRIPTIONS: dict[str, str] = {
     "name": "business name the hub gives in its credentials",
     "admin_token": "bearer token of the admin API (default: random, printed once at start)",
     "max_body_bytes": "largest request body accepted (413 beyond)",
+    "max_answer_bytes": "largest receiver answer the hub reads (4003 beyond, checked before reading a declared length)",
+    "answer_buffer_bytes": "receivers' answer bytes held in memory at once, per process (429/4003 beyond)",
     "connect_timeout": "seconds to open a connection to a receiver",
     "request_timeout": "seconds a forwarded request may take in all (4002 beyond)",
     "connections_per_receiver": "open connections per receiver host at most",
@@ -174,8 +179,9 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}PUBLIC_URL must start with http:// or https://")
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    for name in ("max_body_bytes", "connections_per_receiver", "port", "offline_after_failures",
-                 "broadcast_concurrency", "learned_routes_max", "workers", "database_pool_size"):
+    for name in ("max_body_bytes", "max_answer_bytes", "answer_buffer_bytes", "connections_per_receiver", "port",
+                 "offline_after_failures", "broadcast_concurrency", "learned_routes_max", "workers",
+                 "database_pool_size"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",
@@ -194,6 +200,9 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}OUTBOUND_ALLOW: {exc}") from None
     if config.outbound_ca_file and not Path(config.outbound_ca_file).is_file():
         raise ConfigError(f"{PREFIX}OUTBOUND_CA_FILE: no such file {config.outbound_ca_file!r}")
+    if config.answer_buffer_bytes < config.max_answer_bytes:
+        raise ConfigError(f"{PREFIX}ANSWER_BUFFER_BYTES must be at least {PREFIX}MAX_ANSWER_BYTES "
+                          "(an answer larger than the whole budget could never be read)")
     _validate_security(config)
 
 

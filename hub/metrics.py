@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from partners.registry import Registry
 from routing.errors import RULES
 from routing.modules import ROUTED_MODULES
-from routing.observe import OUTCOMES, TOLERATED, RequestRecord
+from routing.observe import ANSWER_REFUSALS, OUTCOMES, TOLERATED, RequestRecord
 from routing.outbound_policy import Rule
 from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
 
@@ -100,6 +100,8 @@ class Metrics:
                            "address or certificate, by kind", ["kind"], registry=r)
         self._limited = {kind: limited.labels(kind).inc for kind in RATE_LIMITED_KINDS}
         self._refused = {kind: refusals.labels(kind).inc for kind in REFUSAL_KINDS}
+        self.answers_refused = Counter("ocpihub_answers_refused", "Receivers' answers the hub refused to pass on, "
+                                       "by reason (too_large, length_mismatch, buffer_full)", ["reason"], registry=r)
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -113,6 +115,8 @@ class Metrics:
         self._upstream_children = {kind: self.upstream_errors.labels(kind).inc for kind in UPSTREAM_ERROR_KINDS}
         for kind in TOLERATED:
             self.tolerated_deviations.labels(kind)
+        self._answer_refused_children = {reason: self.answers_refused.labels(reason).inc
+                                         for reason in ANSWER_REFUSALS}
         for module in (*ROUTED_MODULES, "callback"):
             self._duration_children[module] = self.duration.labels(module).observe
             for interface in ("SENDER", "RECEIVER") if module != "callback" else ("-",):
@@ -167,6 +171,9 @@ class Metrics:
 
     def denied(self, rule: str) -> None:
         self._denial_children[rule]()
+
+    def answer_refused(self, reason: str) -> None:
+        self._answer_refused_children[reason]()
 
     def reloaded(self) -> None:
         self.registry_reloads.inc()

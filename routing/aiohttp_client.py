@@ -17,20 +17,28 @@ import aiohttp
 from yarl import URL
 
 from partners.model import OutboundTls
+from routing.answer_budget import DEFAULT_ANSWER_BUFFER_BYTES, DEFAULT_MAX_ANSWER_BYTES, AnswerBudget
 from routing.outbound_failures import describe
 from routing.outbound_guard import OutboundGuard
 from routing.outbound_policy import OutboundRefused
 from routing.outbound_tls import TlsContexts
-from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, Response
+from routing.upstream_client import (
+    AnswerBufferFull,
+    AnswerTooLarge,
+    ClosedEarly,
+    ConnectFailed,
+    ProtocolFailed,
+    Response,
+)
 
 
 class AiohttpClient:
     def __init__(self, *, connect_timeout: float, connections_per_host: int,
-                 max_response_bytes: int = 64 * 1024 * 1024, guard: OutboundGuard | None = None,
+                 budget: AnswerBudget | None = None, guard: OutboundGuard | None = None,
                  tls: TlsContexts | None = None) -> None:
         self.connect_timeout = connect_timeout
         self.connections_per_host = connections_per_host
-        self.max_response_bytes = max_response_bytes
+        self.budget = budget or AnswerBudget(limit=DEFAULT_ANSWER_BUFFER_BYTES, max_answer=DEFAULT_MAX_ANSWER_BYTES)
         self.guard = guard or OutboundGuard()
         self.tls = tls or TlsContexts()
         self._session: aiohttp.ClientSession | None = None
@@ -63,10 +71,7 @@ class AiohttpClient:
         try:
             async with session.request(method, target, headers=list(headers), data=body, allow_redirects=False,
                                        ssl=self.tls.for_aiohttp(tls)) as resp:
-                payload = await resp.content.read(self.max_response_bytes + 1)
-                if len(payload) > self.max_response_bytes:
-                    raise ProtocolFailed(f"receiver answer is larger than {self.max_response_bytes} bytes")
-                return Response(resp.status, list(resp.raw_headers), payload)
+                return await self._read(resp)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, OutboundRefused):
                 refused = exc.os_error
@@ -83,6 +88,39 @@ class AiohttpClient:
             raise ProtocolFailed("receiver did not answer valid HTTP") from None
         except (aiohttp.ClientOSError, OSError) as exc:
             raise ConnectFailed(describe(exc, target.raw_host or "", target.port or 0)) from None
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> Response:
+        """The body under the same two bounds as the native client: a declared length is checked and
+        reserved before reading, anything else is counted as it arrives."""
+        budget = self.budget
+        declared = resp.content_length
+        held = 0
+        chunks: list[bytes] = []
+        try:
+            if declared is not None:
+                if declared > budget.max_answer:
+                    raise AnswerTooLarge(budget.too_large(declared))
+                if not budget.take(declared):
+                    raise AnswerBufferFull(budget.exhausted())
+                held = declared
+            size = 0
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if declared is None:
+                    if size > budget.max_answer:
+                        raise AnswerTooLarge(budget.too_large())
+                    if not budget.take(len(chunk)):
+                        raise AnswerBufferFull(budget.exhausted())
+                    held += len(chunk)
+                chunks.append(chunk)
+        except BaseException:
+            budget.give(held)
+            # aiohttp keeps a failed read's exception in a reference cycle (its traceback holds this frame):
+            # emptied here, the chunks do not wait for the cycle collector with it.
+            chunks.clear()
+            raise
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return Response(resp.status, list(resp.raw_headers), body, budget, held)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -45,6 +45,15 @@ class ReceiverUnreachableError(RoutingError):
     http_status = 502
 
 
+class AnswerBufferFullError(RoutingError):
+    """4003: the hub already holds as many receivers' answers in memory as OCPI_HUB_ANSWER_BUFFER_BYTES
+    allows, so this one was not read. The hub is busy (HTTP 429, as for a full backlog); the receiver
+    did nothing wrong and the caller may retry shortly."""
+
+    ocpi_status = 4003
+    http_status = 429
+
+
 # -- policy denials ------------------------------------------------------------------------------
 # Refusals of routing/policy.py, one class per rule. The request was well-formed and reached the OCPI
 # layer, so the answer is HTTP 200 with the OCPI code in the body (status codes chapter); each code is

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Callable
 
 from partners.registry import PartyKey, Platform
 from routing.aiohttp_client import AiohttpClient
-from routing.errors import ForwardTimeoutError, ReceiverUnreachableError, RoutingError
+from routing.answer_budget import DEFAULT_ANSWER_BUFFER_BYTES, DEFAULT_MAX_ANSWER_BYTES, AnswerBudget
+from routing.errors import AnswerBufferFullError, ForwardTimeoutError, ReceiverUnreachableError, RoutingError
 from routing.outbound_guard import OutboundGuard
 from routing.outbound_policy import OutboundRefused
 from routing.outbound_tls import TlsContexts
-from routing.upstream_client import ClosedEarly, ConnectFailed, ProtocolFailed, Response, UpstreamClient
+from routing.upstream_client import (
+    AnswerBufferFull,
+    ClosedEarly,
+    ConnectFailed,
+    ProtocolFailed,
+    Response,
+    UpstreamClient,
+    UpstreamError,
+)
 
 
 class Outcome(enum.StrEnum):
@@ -20,6 +30,8 @@ class Outcome(enum.StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     PROTOCOL = "protocol"
+    # The hub's own answer budget was spent: not the receiver's fault, so no evidence against it.
+    BUSY = "busy"
 
 
 def forwarded_headers(auth: str, request_id: str, correlation_id: str, sender: PartyKey, receiver: PartyKey, *,
@@ -55,16 +67,21 @@ _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 
 class Forwarder:
     def __init__(self, *, connect_timeout: float, request_timeout: float, connections_per_receiver: int,
-                 client: str = "native", guard: OutboundGuard | None = None, tls: TlsContexts | None = None) -> None:
+                 client: str = "native", guard: OutboundGuard | None = None, tls: TlsContexts | None = None,
+                 max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+                 answer_buffer_bytes: int = DEFAULT_ANSWER_BUFFER_BYTES, on_answer_refused: Callable[[str], None] | None = None) -> None:
         self.request_timeout = request_timeout
         self.guard = guard or OutboundGuard()
+        # One budget per process: every forward, broadcast delivery, GET-all page and probe shares it.
+        self.budget = AnswerBudget(limit=answer_buffer_bytes, max_answer=max_answer_bytes)
+        self._on_refused = on_answer_refused
         self.client: UpstreamClient | AiohttpClient
         if client == "aiohttp":
             self.client = AiohttpClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver,
-                                        guard=self.guard, tls=tls)
+                                        budget=self.budget, guard=self.guard, tls=tls)
         else:
-            self.client = UpstreamClient(connect_timeout=connect_timeout,
-                                         connections_per_host=connections_per_receiver, guard=self.guard, tls=tls)
+            self.client = UpstreamClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver,
+                                         budget=self.budget, guard=self.guard, tls=tls)
 
     async def close(self) -> None:
         await self.client.close()
@@ -85,6 +102,10 @@ class Forwarder:
                     if not (exc.reused and method in _IDEMPOTENT):
                         raise
                     response = await self.client.request(method, url, headers, body, tls)
+        except UpstreamError as exc:
+            if exc.refusal and self._on_refused is not None:
+                self._on_refused(exc.refusal)
+            raise self._failure(exc, receiver) from None
         except TimeoutError:
             raise UpstreamFailure(
                 ForwardTimeoutError(
@@ -98,15 +119,18 @@ class Forwarder:
             raise UpstreamFailure(
                 ReceiverUnreachableError(f"receiver {receiver}: {refused.message}"), Outcome.CONNECTION
             ) from None
-        except ConnectFailed as exc:
-            raise UpstreamFailure(
-                ReceiverUnreachableError(f"receiver {receiver} is not reachable ({exc})"), Outcome.CONNECTION
-            ) from None
-        except ClosedEarly:
-            raise UpstreamFailure(
-                ReceiverUnreachableError(f"receiver {receiver} closed the connection without answering"),
-                Outcome.CONNECTION,
-            ) from None
-        except ProtocolFailed as exc:
-            raise UpstreamFailure(ReceiverUnreachableError(f"receiver {receiver}: {exc}"), Outcome.PROTOCOL) from None
         return response
+
+    @staticmethod
+    def _failure(exc: UpstreamError, receiver: str) -> UpstreamFailure:
+        if isinstance(exc, ConnectFailed):
+            return UpstreamFailure(ReceiverUnreachableError(f"receiver {receiver} is not reachable ({exc})"),
+                                   Outcome.CONNECTION)
+        if isinstance(exc, ClosedEarly):
+            return UpstreamFailure(
+                ReceiverUnreachableError(f"receiver {receiver} closed the connection without answering"),
+                Outcome.CONNECTION)
+        if isinstance(exc, AnswerBufferFull):
+            return UpstreamFailure(AnswerBufferFullError(f"receiver {receiver}: {exc}"), Outcome.BUSY)
+        assert isinstance(exc, ProtocolFailed)
+        return UpstreamFailure(ReceiverUnreachableError(f"receiver {receiver}: {exc}"), Outcome.PROTOCOL)

@@ -303,6 +303,7 @@ class RoutingApp:
             out.append((lname, value))
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
+        upstream.release()  # written: its bytes no longer count against the answer budget
 
     def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str, platform: int) -> bytes | None:
         """The header rebased on the hub, or None when it is dropped: it pointed away from the receiver's

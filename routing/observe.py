@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "unauthorized", "forbidden", "denied",
-            "rate_limited",
-            "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
+OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "busy", "unauthorized", "forbidden", "denied",
+            "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
+
+ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")
+"""Why the hub refused a receiver's answer (the ``reason`` label of ocpihub_answers_refused_total)."""
 
 TOLERATED = ("link_header", "location_header", "content_length_and_chunked")
 """Partner deviations the hub works around (the ``kind`` label of ocpihub_tolerated_deviations_total)."""

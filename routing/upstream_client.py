@@ -23,6 +23,7 @@ from typing import Any
 import httptools
 
 from partners.model import OutboundTls
+from routing.answer_budget import DEFAULT_ANSWER_BUFFER_BYTES, DEFAULT_MAX_ANSWER_BYTES, AnswerBudget
 from routing.outbound_failures import describe
 from routing.outbound_guard import OutboundGuard
 from routing.outbound_policy import OutboundRefused
@@ -32,13 +33,16 @@ from routing.outbound_tls import TlsContexts
 class UpstreamError(Exception):
     """Base of the failures below; the message never holds a token."""
 
+    # Why the hub refused a receiver's answer (a label of ocpihub_answers_refused_total), if it did.
+    refusal = ""
+
 
 class ConnectFailed(UpstreamError):
     """No connection: refused, unreachable, DNS, TLS, or connect timeout."""
 
 
 class ClosedEarly(UpstreamError):
-    """The connection closed before a whole response arrived; ``reused`` says whether it was a
+    """The connection closed before any byte of an answer arrived; ``reused`` says whether it was a
     kept-alive connection the peer may have closed while idle (then a retry is safe for idempotent
     methods)."""
 
@@ -51,99 +55,250 @@ class ProtocolFailed(UpstreamError):
     """The peer answered bytes that are not a valid HTTP/1.x response."""
 
 
-class Response:
-    __slots__ = ("body", "headers", "status")
+class AnswerTooLarge(ProtocolFailed):
+    """The answer's body is over the per-answer cap (declared, or counted while reading)."""
 
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    refusal = "too_large"
+
+
+class AnswerLengthMismatch(ProtocolFailed):
+    """The answer did not match its own framing: more bytes than its Content-Length (or after its last
+    chunk), or the connection closed before the declared body was complete."""
+
+    refusal = "length_mismatch"
+
+
+class AnswerBufferFull(UpstreamError):
+    """This process already holds as many answer bytes as its budget allows: the hub is busy, the
+    receiver did nothing wrong."""
+
+    refusal = "buffer_full"
+
+
+class Response:
+    """A receiver's answer. Its body's bytes count against the answer budget until :meth:`release`
+    (called once the body is written to the caller) or until the object is dropped: the client keeps
+    no reference cycle, so reference counting frees it, and gives the bytes back, at once."""
+
+    __slots__ = ("_budget", "_held", "body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
+                 budget: AnswerBudget | None = None, held: int = 0) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        self._budget = budget
+        self._held = held
+
+    def release(self) -> None:
+        if self._held and self._budget is not None:
+            self._budget.give(self._held)
+            self._held = 0
+
+    def __del__(self) -> None:
+        self.release()
+
+
+class _Stop(Exception):
+    """Raised from a parser callback to stop parsing once the answer has been failed."""
+
+
+# Whatever a receiver declares, its answer's headers stop here (llhttp itself sets no bound).
+_MAX_HEADER_BYTES = 64 * 1024
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("_body", "_done", "_headers", "_keep_alive", "_max_body", "_parser", "_size", "closed", "key",
-                 "transport", "uses")
+    """One kept-alive connection and the answer being read on it.
 
-    def __init__(self, key: tuple[str, str, int], max_body: int) -> None:
+    The httptools parser holds this object's callbacks and this object holds the parser: a reference
+    cycle. :meth:`_discard` breaks it (and drops every buffer) as soon as the connection is closed, so
+    that a dropped connection never waits for the cycle collector with an answer's bytes attached.
+    """
+
+    __slots__ = ("_body", "_budget", "_chunked", "_complete", "_declared", "_done", "_head_only", "_header_bytes",
+                 "_headers", "_headers_done", "_held", "_keep_alive", "_parser", "_received", "_size", "_status",
+                 "closed", "key", "transport", "uses")
+
+    def __init__(self, key: tuple[str, str, int], budget: AnswerBudget) -> None:
         self.key = key
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.uses = 0
-        self._parser = httptools.HttpResponseParser(self)
+        self._budget = budget
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._done: asyncio.Future[Response] | None = None
+        self._held = 0
+        self._start(head_only=False)
+
+    def _start(self, *, head_only: bool) -> None:
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
-        self._keep_alive = False
-        self._max_body = max_body
+        self._header_bytes = 0
         self._size = 0
+        self._status = 0
+        self._declared = -1  # Content-Length, -1 when none was given
+        self._chunked = False
+        self._headers_done = False
+        self._complete = False
+        self._received = False
+        self._keep_alive = False
+        self._head_only = head_only
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self._done is None:
-            # Bytes nobody asked for (garbage after a response): this connection cannot be trusted.
+        parser = self._parser
+        done = self._done
+        if parser is None or done is None or done.done():
+            # Bytes nobody asked for (after a complete answer, or garbage): this connection cannot be trusted.
             self.close()
             return
+        self._received = True
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ProtocolFailed("receiver switched protocols"))
         except httptools.HttpParserError:
-            self._fail(ProtocolFailed("receiver did not answer valid HTTP"))
-            self.close()
+            # A callback that failed the answer stopped the parser on purpose; anything else is the peer's.
+            if self._complete:
+                self._fail(self._too_long())
+            else:
+                self._fail(ProtocolFailed("receiver did not answer valid HTTP"))
+        else:
+            if self._complete:
+                self._finish()
+            return
+        self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         done = self._done
         if done is not None and not done.done():
-            if self._headers and self._parser.get_status_code() and not self._has_length():
+            if self._headers_done and self._declared < 0 and not self._chunked and self._has_body():
                 # A body delimited by the connection closing (no length, not chunked): it is complete now.
                 self._finish()
+            elif self._headers_done:
+                self._fail(AnswerLengthMismatch(
+                    f"receiver closed the connection after {self._size} of the {self._declared} bytes its "
+                    "Content-Length declared" if self._declared >= 0 else
+                    "receiver closed the connection before the last chunk of its answer"))
+            elif self._received:
+                self._fail(ProtocolFailed("receiver closed the connection in the middle of its answer's headers"))
             else:
-                done.set_exception(ClosedEarly("receiver closed the connection without a whole answer",
-                                               reused=self.uses > 1))
+                self._fail(ClosedEarly("receiver closed the connection without a whole answer", reused=self.uses > 1))
+        self._discard()
+        self.transport = None
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self._complete:
+            # A second answer to one request: the first was longer than its framing said.
+            self._fail(self._too_long())
+            raise _Stop
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value)
+        if self._header_bytes > _MAX_HEADER_BYTES:
+            self._fail(ProtocolFailed(f"receiver's answer headers are over {_MAX_HEADER_BYTES} bytes"))
+            raise _Stop
         self._headers.append((name, value))
+        if len(name) == 14 and name.lower() == b"content-length":
+            # llhttp has checked the digits (and refused conflicting duplicates).
+            self._declared = int(value)
+        elif len(name) == 17 and name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            self._chunked = True
+
+    def on_headers_complete(self) -> None:
+        assert self._parser is not None
+        self._status = self._parser.get_status_code()
+        self._headers_done = True
+        if self._head_only:
+            # httptools cannot tell llhttp that the request was HEAD, so the parser would wait for the
+            # body the headers describe: the answer is complete now, and the connection is not reused.
+            self._finish()
+            raise _Stop
+        declared = self._declared
+        if declared >= 0 and self._has_body():
+            if declared > self._budget.max_answer:
+                self._fail(AnswerTooLarge(self._budget.too_large(declared)))
+                raise _Stop
+            self._reserve(declared)
 
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
-        if self._size > self._max_body:
-            self._fail(ProtocolFailed(f"receiver answer is larger than {self._max_body} bytes"))
-            self.close()
-            return
+        if self._declared < 0:
+            # Chunked or close-delimited: counted as it arrives (a declared length was reserved whole).
+            if self._size > self._budget.max_answer:
+                self._fail(AnswerTooLarge(self._budget.too_large()))
+                raise _Stop
+            self._reserve(len(body))
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        assert self._parser is not None
+        if self._status < 200:
+            if self._status == 101:
+                self._fail(ProtocolFailed("receiver switched protocols"))
+                raise _Stop
+            # An interim answer (100 Continue, 103 Early Hints): the final one follows on this connection.
+            self._headers = []
+            self._header_bytes = 0
+            self._declared = -1
+            self._chunked = False
+            self._headers_done = False
+            return
+        self._complete = True
         self._keep_alive = self._parser.should_keep_alive()
-        self._finish()
 
     # internals
-    def _has_length(self) -> bool:
-        for name, value in self._headers:
-            lname = name.lower()
-            if lname == b"content-length" or (lname == b"transfer-encoding" and b"chunked" in value.lower()):
-                return True
-        return False
+    def _has_body(self) -> bool:
+        return self._status >= 200 and self._status not in (204, 304)
+
+    def _too_long(self) -> AnswerLengthMismatch:
+        if self._declared >= 0:
+            return AnswerLengthMismatch(f"receiver sent more than the {self._declared} bytes its answer's "
+                                        "Content-Length declared")
+        return AnswerLengthMismatch("receiver sent bytes after the end of its answer")
+
+    def _reserve(self, size: int) -> None:
+        budget = self._budget
+        if not budget.take(size):
+            self._fail(AnswerBufferFull(budget.exhausted()))
+            raise _Stop
+        self._held += size
+
+    def _drop_buffers(self) -> None:
+        self._body = []
+        if self._held:
+            self._budget.give(self._held)
+            self._held = 0
 
     def _finish(self) -> None:
         done = self._done
         if done is not None and not done.done():
-            body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-            done.set_result(Response(self._parser.get_status_code(), self._headers, body))
+            chunks = self._body
+            self._body = []  # an idle connection keeps no answer alive
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            held, self._held = self._held, 0
+            done.set_result(Response(self._status, self._headers, body, self._budget, held))
 
-    def _fail(self, error: Exception) -> None:
+    def _fail(self, error: UpstreamError) -> None:
+        self._drop_buffers()
         if self._done is not None and not self._done.done():
             self._done.set_exception(error)
 
-    def send(self, data: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Response]:
+    def _discard(self) -> None:
+        self._drop_buffers()
+        self._parser = None
+        self._done = None
+
+    def send(self, data: bytes, loop: asyncio.AbstractEventLoop, *,
+             head_only: bool = False) -> asyncio.Future[Response]:
         assert self.transport is not None
         self._done = loop.create_future()
-        self._headers = []
-        self._body = []
-        self._size = 0
-        self._keep_alive = False
+        self._start(head_only=head_only)
         self.uses += 1
         self.transport.write(data)
         return self._done
@@ -158,6 +313,7 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+        self._discard()
 
 
 class _HostPool:
@@ -171,12 +327,11 @@ class _HostPool:
 
 
 class UpstreamClient:
-    def __init__(self, *, connect_timeout: float, connections_per_host: int,
-                 max_response_bytes: int = 64 * 1024 * 1024, guard: OutboundGuard | None = None,
-                 tls: TlsContexts | None = None) -> None:
+    def __init__(self, *, connect_timeout: float, connections_per_host: int, budget: AnswerBudget | None = None,
+                 guard: OutboundGuard | None = None, tls: TlsContexts | None = None) -> None:
         self.connect_timeout = connect_timeout
         self.connections_per_host = connections_per_host
-        self.max_response_bytes = max_response_bytes
+        self.budget = budget or AnswerBudget(limit=DEFAULT_ANSWER_BUFFER_BYTES, max_answer=DEFAULT_MAX_ANSWER_BYTES)
         self.guard = guard or OutboundGuard()
         self.tls = tls or TlsContexts()
         # Keyed by (scheme, host, port), or by ((scheme, host, port), tls settings) for a platform with
@@ -227,7 +382,7 @@ class UpstreamClient:
             if conn is None:
                 conn = await self._connect(key, tls, loop)
             try:
-                response = await conn.send(data, loop)
+                response = await conn.send(data, loop, head_only=method == "HEAD")
             except BaseException:
                 conn.close()
                 raise
@@ -250,7 +405,7 @@ class UpstreamClient:
                 for address in await self.guard.addresses(hostname, port, f"{scheme}://{hostname}:{port}"):
                     try:
                         transport, protocol = await loop.create_connection(
-                            lambda: _Connection(key, self.max_response_bytes), address, port, ssl=context,
+                            lambda: _Connection(key, self.budget), address, port, ssl=context,
                             server_hostname=hostname if context else None)
                     except OSError as exc:  # ssl.SSLError included
                         error = exc
