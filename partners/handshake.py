@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from partners import strict_json
 from partners.errors import ClientApiUnusableError, NoMatchingEndpointsError, UnsupportedVersionError
 from partners.model import Credentials, Version, VersionDetails
 from partners.tokens import Secret, authorization_value
@@ -32,6 +33,8 @@ SUPPORTED_VERSIONS = ("2.2.1",)
 _CONNECT_SECONDS = 5
 _ANSWER_SECONDS = 15
 _TIMEOUT = aiohttp.ClientTimeout(total=_ANSWER_SECONDS, connect=_CONNECT_SECONDS)
+# Versions, version details and credentials are a few KB; a partner's answer past this is not read on.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class Outbound(Protocol):
@@ -79,7 +82,7 @@ async def _call(
     try:
         async with caller.http.request(method, url, headers=headers, data=body, timeout=_TIMEOUT,
                                        allow_redirects=False, ssl=caller.ssl) as resp:
-            raw = await resp.read()
+            raw = await _read_bounded(resp, f"{what} at {shown}")
             status = resp.status
     except aiohttp.ClientConnectorError as exc:
         if isinstance(exc.os_error, OutboundRefused):  # refused by the connector: name the whole URL
@@ -94,9 +97,23 @@ async def _call(
     if status >= 400:
         raise ClientApiUnusableError(f"{what} at {shown} answered HTTP {status}")
     try:
-        return _unwrap(msgspec.json.decode(raw))
-    except msgspec.DecodeError:
-        raise ClientApiUnusableError(f"{what} at {shown} did not answer JSON") from None
+        return _unwrap(strict_json.decode(raw, object))
+    except strict_json.InvalidJson as exc:
+        raise ClientApiUnusableError(f"{what} at {shown} did not answer JSON ({exc})") from None
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse, what: str) -> bytes:
+    too_large = ClientApiUnusableError(f"{what} answered more than {MAX_ANSWER_BYTES} bytes")
+    if (resp.content_length or 0) > MAX_ANSWER_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _words(exc: BaseException, target: Target) -> str:

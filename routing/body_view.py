@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from partners import strict_json
 from partners.errors import InvalidParametersError
 
 
@@ -47,16 +48,18 @@ def read(body: bytes | None) -> Views:
     if not body:
         return NONE
     try:
+        # What msgspec's pass leaves unchecked: the bytes inside skipped strings (partners/strict_json.py).
+        strict_json.check_utf8(body)
         found = _decode(body)
     except msgspec.ValidationError:
         # Valid JSON of another shape (a string, a number), or malformed past the first value: check it all.
         try:
             _validate(body)
-        except msgspec.DecodeError as exc:
-            raise InvalidParametersError(f"request body is not valid JSON: {exc}") from None
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise InvalidParametersError(f"request body is not valid JSON: {_why(exc)}") from None
         return NONE
-    except msgspec.DecodeError as exc:
-        raise InvalidParametersError(f"request body is not valid JSON: {exc}") from None
+    except (msgspec.DecodeError, strict_json.InvalidJson, RecursionError) as exc:
+        raise InvalidParametersError(f"request body is not valid JSON: {_why(exc)}") from None
     if isinstance(found, BodyView):
         return (found,)
     views = []
@@ -66,6 +69,10 @@ def read(body: bytes | None) -> Views:
         except msgspec.ValidationError:
             continue  # an element that is not an object names no owner
     return tuple(views)
+
+
+def _why(exc: Exception) -> str:
+    return "JSON is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
 
 
 def single(views: Views) -> BodyView | None:

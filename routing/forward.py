@@ -69,7 +69,8 @@ class Forwarder:
     def __init__(self, *, connect_timeout: float, request_timeout: float, connections_per_receiver: int,
                  client: str = "native", guard: OutboundGuard | None = None, tls: TlsContexts | None = None,
                  max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
-                 answer_buffer_bytes: int = DEFAULT_ANSWER_BUFFER_BYTES, on_answer_refused: Callable[[str], None] | None = None) -> None:
+                 answer_buffer_bytes: int = DEFAULT_ANSWER_BUFFER_BYTES,
+                 on_answer_refused: Callable[[str], None] | None = None) -> None:
         self.request_timeout = request_timeout
         self.guard = guard or OutboundGuard()
         # One budget per process: every forward, broadcast delivery, GET-all page and probe shares it.

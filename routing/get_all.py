@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 
+from partners import strict_json
 from partners.registry import Party
 from routing import envelope
 from routing.forward import Forwarder, UpstreamFailure, forwarded_headers
@@ -33,7 +34,6 @@ class _Page(msgspec.Struct):
     status_code: int = 1000
 
 
-_decode_page = msgspec.json.Decoder(_Page).decode
 
 
 class _Failed(Exception):
@@ -63,8 +63,8 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
                                     route.party.key, json_body=False)
         try:
             response = await forwarder.send("GET", url, headers, None, route.party.label, route.platform)
-            page = _decode_page(response.body)
-        except (UpstreamFailure, msgspec.DecodeError) as exc:
+            page = strict_json.decode(response.body, _Page)
+        except (UpstreamFailure, strict_json.InvalidJson, msgspec.ValidationError) as exc:
             raise _Failed(str(exc)) from None
         if response.status >= 400 or not 1000 <= page.status_code < 2000:
             raise _Failed(f"answered HTTP {response.status}, status_code {page.status_code}")

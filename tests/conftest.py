@@ -35,3 +35,14 @@ async def net(dsn: str) -> AsyncIterator[Network]:
     network = Network(dsn)
     yield network
     await network.close()
+
+
+@pytest.fixture(scope="module")
+async def module_net(postgres: PostgresForTests) -> AsyncIterator[Network]:
+    """One database and network for a whole module: for suites of many small requests against one hub
+    (bad input, fuzzing) that would otherwise spend their time starting hubs and registering partners."""
+    name = await postgres.create()
+    network = Network(postgres.dsn_for(name))
+    yield network
+    await network.close()
+    await postgres.drop(name)

@@ -12,14 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.endpoints.ocpi_auth import caller, denied, hub_state
+from hub.request_body import read_body
 from hub.responses import ocpi_error, ocpi_ok
+from partners import strict_json
 from partners.errors import HubError, InvalidParametersError, MethodNotAllowedError
 from partners.model import Credentials
 from partners.tokens import Secret
 from routing.errors import DeniedError
 from routing.policy import refuse_suspended
-
-_decoder = msgspec.json.Decoder(Credentials)
 
 
 async def credentials(request: Request) -> Response:
@@ -56,10 +56,10 @@ async def _handle(request: Request) -> Response:
 
 
 async def _body(request: Request) -> Credentials:
-    raw = await request.body()
+    raw = await read_body(request, hub_state(request).config.max_body_bytes)
     try:
-        return _decoder.decode(raw)
+        return strict_json.decode(raw, Credentials)
     except msgspec.ValidationError as exc:
         raise InvalidParametersError(f"invalid credentials object: {exc}") from None
-    except msgspec.DecodeError as exc:
+    except strict_json.InvalidJson as exc:
         raise InvalidParametersError(f"request body is not valid JSON: {exc}") from None

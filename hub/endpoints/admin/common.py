@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.endpoints.ocpi_auth import hub_state
+from hub.request_body import read_body
 from hub.responses import admin_error
+from partners import strict_json
 from partners.errors import DatabaseUnavailableError, HubError, OutboundUrlRefusedError
 from routing.limits import retry_after_seconds
 
@@ -47,18 +49,27 @@ def guarded(handler: Handler) -> Handler:
         except DatabaseUnavailableError as error:
             return admin_error(error.message, 503)
         except HubError as error:
-            # A failed handshake: say what the partner's API did, with its OCPI code. A URL the outbound
-            # policy refused was never contacted: the operator's request is what to change (400).
-            upstream = error.ocpi_status >= 3000 and not isinstance(error, OutboundUrlRefusedError)
-            return admin_error(error.message, 502 if upstream else 400, ocpi_status=error.ocpi_status)
+            # A failed handshake says what the partner's API did, with its OCPI code (502). A URL the outbound
+            # policy refused was never contacted, and the caller's own mistakes keep their status (400, 413):
+            # the operator's request is what to change.
+            if error.ocpi_status < 3000:
+                status = error.http_status
+            else:
+                status = 400 if isinstance(error, OutboundUrlRefusedError) else 502
+            return admin_error(error.message, status, ocpi_status=error.ocpi_status)
     return wrapper
 
 
+async def body_bytes(request: Request) -> bytes:
+    """The request body, refused past OCPI_HUB_MAX_BODY_BYTES (413) or when cut short (400)."""
+    return await read_body(request, hub_state(request).config.max_body_bytes)
+
+
 async def decode(request: Request, kind: type[_T], *, empty_ok: bool = False) -> _T | Response:
-    raw = await request.body()
+    raw = await body_bytes(request)
     if not raw.strip() and empty_ok:
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return strict_json.decode(raw, kind)
+    except (msgspec.ValidationError, strict_json.InvalidJson) as exc:
         return admin_error(f"invalid request body: {exc}", 400)

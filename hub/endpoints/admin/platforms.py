@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.endpoints.admin.common import Handler, guarded
+from hub.endpoints.admin.common import Handler, body_bytes, guarded
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
-from partners import agreements_store, store
+from partners import agreements_store, store, strict_json
 from partners.model import PlatformSettings
 
 
@@ -26,11 +26,15 @@ async def list_platforms(request: Request) -> Response:
     return admin_json(out)
 
 
+_MAX_ID = 2**63 - 1  # platforms.id is a PostgreSQL bigint
+
+
 def _platform_id(request: Request) -> int | None:
-    try:
-        return int(request.path_params["platform_id"])
-    except ValueError:
+    """The id in the path, or None when it cannot name a platform (not digits, or beyond a bigint)."""
+    text: str = request.path_params["platform_id"]
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= _MAX_ID:
         return None
+    return int(text)
 
 
 async def get_platform(request: Request) -> Response:
@@ -77,8 +81,8 @@ async def update_settings(request: Request) -> Response:
     state = hub_state(request)
     platform_id = _platform_id(request)
     try:
-        changes = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as exc:
+        changes = strict_json.decode(await body_bytes(request), object)
+    except strict_json.InvalidJson as exc:
         return admin_error(f"invalid request body: {exc}", 400)
     if not isinstance(changes, dict):
         return admin_error("invalid request body: expected a JSON object of settings", 400)

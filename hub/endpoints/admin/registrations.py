@@ -3,6 +3,8 @@ and registrations (hub-initiated handshake)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,10 +49,22 @@ async def create_invitation(request: Request) -> Response:
     return admin_json({"token": token.reveal(), "versions_url": state.identity.versions_url}, 201)
 
 
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises for a port that is not a number in range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 async def create_registration(request: Request) -> Response:
     body = await decode(request, RegistrationIn)
     if isinstance(body, Response):
         return body
+    if not _is_http_url(body.versions_url):
+        # Refused before anything is contacted: the operator mistyped, the partner is not at fault.
+        return admin_error("versions_url must be an absolute http:// or https:// URL", 400)
     state = hub_state(request)
     platform_id = await state.registrar.initiate(body.versions_url, Secret(body.token), body.name)
     return admin_json(await store.platform_details(state.pool, platform_id), 201)
