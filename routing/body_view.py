@@ -48,8 +48,10 @@ def read(body: bytes | None) -> Views:
     if not body:
         return NONE
     try:
-        # What msgspec's pass leaves unchecked: the bytes inside skipped strings (partners/strict_json.py).
+        # What msgspec's pass leaves unchecked: the bytes inside skipped strings, and nesting (its own bound
+        # is the stack's, RecursionError). Both cheap beside the pass itself (partners/strict_json.py).
         strict_json.check_utf8(body)
+        strict_json.check_depth(body)
         found = _decode(body)
     except msgspec.ValidationError:
         # Valid JSON of another shape (a string, a number), or malformed past the first value: check it all.
