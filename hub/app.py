@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import aiohttp
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,7 +33,14 @@ from hub.responses import admin_error, ocpi_error
 from hub.state import HubState
 from partners import secrets as sealing
 from partners import store
-from partners.errors import DatabaseUnavailableError, ServerError
+from partners.errors import (
+    ClientError,
+    DatabaseUnavailableError,
+    HubError,
+    MethodNotAllowedError,
+    NoSuchEndpointError,
+    ServerError,
+)
 from partners.outage import Outage
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry, party_key
@@ -87,7 +95,8 @@ class HubApp:
                 *admin.routes,
             ],
             lifespan=self._lifespan,
-            exception_handlers={Exception: _unexpected, **dict.fromkeys(store.UNREACHABLE_ERRORS, _database_down)},
+            exception_handlers={HTTPException: _no_route, Exception: _unexpected,
+                                **dict.fromkeys(store.UNREACHABLE_ERRORS, _database_down)},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -190,6 +199,26 @@ class HubApp:
                 yield
             finally:
                 self.state = None
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route: 404, method not allowed: 405) in each surface's format,
+    the OCPI envelope or the admin API's JSON, instead of plain text."""
+    assert isinstance(exc, HTTPException)
+    where = f"{request.method} {request.url.path[:200]}"
+    error: HubError
+    if exc.status_code == 404:
+        error = NoSuchEndpointError(f"no endpoint at {where}")
+    elif exc.status_code == 405:
+        error = MethodNotAllowedError(f"method not allowed: {where}")
+    else:
+        error = ClientError(exc.detail)
+    if request.url.path.startswith("/admin"):
+        response = admin_error(error.message, error.http_status)
+    else:
+        response = ocpi_error(request, error)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

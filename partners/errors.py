@@ -93,6 +93,12 @@ class PerimeterRefusedError(ClientError):
     http_status = 200
 
 
+class NoSuchEndpointError(ClientError):
+    """A path that is no endpoint of the hub."""
+
+    http_status = 404
+
+
 class MethodNotAllowedError(ClientError):
     """The credentials module's 405 cases (POST twice, PUT/DELETE before registration)."""
 
