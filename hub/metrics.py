@@ -28,7 +28,7 @@ from routing.outbound_policy import Rule
 from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol")
+UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol", "bad_answer")
 
 
 def multiprocess_dir() -> str | None:

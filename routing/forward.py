@@ -30,6 +30,9 @@ class Outcome(enum.StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     PROTOCOL = "protocol"
+    # The receiver answered, but nothing the hub can pass on (over the size cap, or not matching its own
+    # framing): a live receiver misbehaving, so no evidence that it is offline.
+    BAD_ANSWER = "bad_answer"
     # The hub's own answer budget was spent: not the receiver's fault, so no evidence against it.
     BUSY = "busy"
 
@@ -134,4 +137,5 @@ class Forwarder:
         if isinstance(exc, AnswerBufferFull):
             return UpstreamFailure(AnswerBufferFullError(f"receiver {receiver}: {exc}"), Outcome.BUSY)
         assert isinstance(exc, ProtocolFailed)
-        return UpstreamFailure(ReceiverUnreachableError(f"receiver {receiver}: {exc}"), Outcome.PROTOCOL)
+        return UpstreamFailure(ReceiverUnreachableError(f"receiver {receiver}: {exc}"),
+                               Outcome.BAD_ANSWER if exc.refusal else Outcome.PROTOCOL)

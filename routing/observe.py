@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "busy", "unauthorized", "forbidden", "denied",
-            "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
+OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "bad_answer", "busy", "unauthorized", "forbidden",
+            "denied", "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
 
 ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")

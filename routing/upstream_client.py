@@ -115,9 +115,9 @@ class _Connection(asyncio.Protocol):
     that a dropped connection never waits for the cycle collector with an answer's bytes attached.
     """
 
-    __slots__ = ("_body", "_budget", "_chunked", "_complete", "_declared", "_done", "_head_only", "_header_bytes",
-                 "_headers", "_headers_done", "_held", "_keep_alive", "_parser", "_received", "_size", "_status",
-                 "closed", "key", "transport", "uses")
+    __slots__ = ("_body", "_budget", "_complete", "_declared", "_done", "_head_only", "_header_bytes", "_headers",
+                 "_held", "_keep_alive", "_parser", "_received", "_size", "_status", "closed", "key", "transport",
+                 "uses")
 
     def __init__(self, key: tuple[str, str, int], budget: AnswerBudget) -> None:
         self.key = key
@@ -128,21 +128,12 @@ class _Connection(asyncio.Protocol):
         self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._done: asyncio.Future[Response] | None = None
         self._held = 0
-        self._start(head_only=False)
-
-    def _start(self, *, head_only: bool) -> None:
+        # The answer being read; send() resets these for each request.
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
-        self._header_bytes = 0
-        self._size = 0
-        self._status = 0
+        self._header_bytes = self._size = self._status = 0  # status 0: headers not complete yet
         self._declared = -1  # Content-Length, -1 when none was given
-        self._chunked = False
-        self._headers_done = False
-        self._complete = False
-        self._received = False
-        self._keep_alive = False
-        self._head_only = head_only
+        self._complete = self._received = self._keep_alive = self._head_only = False
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -169,17 +160,24 @@ class _Connection(asyncio.Protocol):
         else:
             if self._complete:
                 self._finish()
-            return
+                return
+            if self._status or done.done():
+                return
+            # Still in the headers after this chunk: llhttp buffers them without a bound of its own.
+            self._header_bytes += len(data)
+            if self._header_bytes <= _MAX_HEADER_BYTES:
+                return
+            self._fail(ProtocolFailed(f"receiver's answer headers are over {_MAX_HEADER_BYTES} bytes"))
         self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         done = self._done
         if done is not None and not done.done():
-            if self._headers_done and self._declared < 0 and not self._chunked and self._has_body():
+            if self._status and self._declared < 0 and self._has_body() and not self._chunked():
                 # A body delimited by the connection closing (no length, not chunked): it is complete now.
                 self._finish()
-            elif self._headers_done:
+            elif self._status:
                 self._fail(AnswerLengthMismatch(
                     f"receiver closed the connection after {self._size} of the {self._declared} bytes its "
                     "Content-Length declared" if self._declared >= 0 else
@@ -199,28 +197,21 @@ class _Connection(asyncio.Protocol):
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes > _MAX_HEADER_BYTES:
-            self._fail(ProtocolFailed(f"receiver's answer headers are over {_MAX_HEADER_BYTES} bytes"))
-            raise _Stop
         self._headers.append((name, value))
         if len(name) == 14 and name.lower() == b"content-length":
             # llhttp has checked the digits (and refused conflicting duplicates).
             self._declared = int(value)
-        elif len(name) == 17 and name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
-            self._chunked = True
 
     def on_headers_complete(self) -> None:
         assert self._parser is not None
-        self._status = self._parser.get_status_code()
-        self._headers_done = True
+        status = self._status = self._parser.get_status_code()
         if self._head_only:
             # httptools cannot tell llhttp that the request was HEAD, so the parser would wait for the
             # body the headers describe: the answer is complete now, and the connection is not reused.
             self._finish()
             raise _Stop
         declared = self._declared
-        if declared >= 0 and self._has_body():
+        if declared >= 0 and status >= 200 and status != 204 and status != 304:
             if declared > self._budget.max_answer:
                 self._fail(AnswerTooLarge(self._budget.too_large(declared)))
                 raise _Stop
@@ -244,10 +235,8 @@ class _Connection(asyncio.Protocol):
                 raise _Stop
             # An interim answer (100 Continue, 103 Early Hints): the final one follows on this connection.
             self._headers = []
-            self._header_bytes = 0
+            self._header_bytes = self._status = 0
             self._declared = -1
-            self._chunked = False
-            self._headers_done = False
             return
         self._complete = True
         self._keep_alive = self._parser.should_keep_alive()
@@ -255,6 +244,10 @@ class _Connection(asyncio.Protocol):
     # internals
     def _has_body(self) -> bool:
         return self._status >= 200 and self._status not in (204, 304)
+
+    def _chunked(self) -> bool:
+        return any(name.lower() == b"transfer-encoding" and b"chunked" in value.lower()
+                   for name, value in self._headers)
 
     def _too_long(self) -> AnswerLengthMismatch:
         if self._declared >= 0:
@@ -297,11 +290,16 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes, loop: asyncio.AbstractEventLoop, *,
              head_only: bool = False) -> asyncio.Future[Response]:
         assert self.transport is not None
-        self._done = loop.create_future()
-        self._start(head_only=head_only)
+        done = self._done = loop.create_future()
+        self._headers = []
+        self._body = []
+        self._header_bytes = self._size = self._status = 0
+        self._declared = -1
+        self._complete = self._received = self._keep_alive = False
+        self._head_only = head_only
         self.uses += 1
         self.transport.write(data)
-        return self._done
+        return done
 
     def reusable(self) -> bool:
         return not self.closed and self._keep_alive and self._done is not None and self._done.done()

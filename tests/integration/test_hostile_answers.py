@@ -56,19 +56,25 @@ async def test_answer_longer_than_its_content_length_is_a_4003_not_a_broken_200(
     assert f"more than the {declared} bytes" in answer["status_message"]
     text = await scrape(hub.base_url)
     assert metric(text, "ocpihub_answers_refused_total", reason="length_mismatch") == 1
-    assert metric(text, "ocpihub_requests_total", module="locations", outcome="protocol") == 1
+    assert metric(text, "ocpihub_requests_total", module="locations", outcome="bad_answer") == 1
+    assert metric(text, "ocpihub_upstream_errors_total", kind="bad_answer") == 1
 
 
 async def test_declared_answer_over_the_cap_is_refused_before_reading(net: Network) -> None:
-    hub = await net.hub(request_timeout=2.0, max_answer_bytes=100_000, answer_buffer_bytes=100_000)
+    hub = await net.hub(request_timeout=2.0, max_answer_bytes=100_000, answer_buffer_bytes=100_000,
+                        offline_after_failures=2)
     msp = await net.registered(hub, emsp("emsp"))
     never = asyncio.Event()  # the body never comes: the hub must not wait for it
     async with receiver(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n", b"", never) as base:
         station = await net.registered(hub, cpo("cpo", module_base=base))
-        status, _, answer = await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
-    assert status == 502 and answer["status_code"] == 4003, answer
+        for _ in range(3):
+            status, _, answer = await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
+            assert status == 502 and answer["status_code"] == 4003, answer
     assert "5000000 bytes" in answer["status_message"] and "OCPI_HUB_MAX_ANSWER_BYTES" in answer["status_message"]
-    assert metric(await scrape(hub.base_url), "ocpihub_answers_refused_total", reason="too_large") == 1
+    assert metric(await scrape(hub.base_url), "ocpihub_answers_refused_total", reason="too_large") == 3
+    # A receiver that answers too much is alive: it is not taken OFFLINE (which would refuse all its traffic).
+    _, platforms = await hub.admin("GET", "/admin/platforms")
+    assert {p["status"] for p in platforms} == {"CONNECTED"}
 
 
 async def test_concurrent_large_answers_beyond_the_budget_get_429(net: Network) -> None:
