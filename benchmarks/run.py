@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import decision, perimeter, policy, seed
+from benchmarks import answer_memory, decision, json_check, perimeter, policy, seed
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -291,6 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     results["perimeter"] = perimeter.measure(2000 if opts.tiny else 200000)
     for name, value in results["perimeter"].items():
         print(f"  {value:>10}  {name}", flush=True)
+    print("JSON check per routed body (strict vs syntax only):", flush=True)
+    results["json_check"] = json_check.measure(seconds_per_point=0.1 if opts.tiny else 0.5)
+    for row in results["json_check"]:
+        print(f"  {row}", flush=True)
+    print("answer memory soak (hub RSS, normal + oversized answers):", flush=True)
+    results["answer_memory"] = answer_memory.measure(normal=300, oversized=10) if opts.tiny else answer_memory.measure()
+    print(f"  {results['answer_memory']}", flush=True)
     results["summary"] = summarize(results)
     print(json.dumps(results["summary"], indent=2), flush=True)
     (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
@@ -402,6 +409,9 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         out["hub_added_latency_p50_ms_at_c1"] = round(one_hub["p50_ms"] - one_direct["p50_ms"], 3)
     if hub_get and direct:
         out["hub_added_latency_p50_ms"] = round(hub_get["p50_ms"] - direct["p50_ms"], 3)
+    soak = results.get("answer_memory")
+    if soak:
+        out["answer_memory_peak_over_idle_mb"] = soak["peak_over_idle_mb"]
     decisions = results.get("decision", [])
     if len(decisions) >= 2:
         out["decision_ns_change_smallest_to_largest"] = round(
