@@ -7,6 +7,10 @@ for a receiver whose HTTP the lean client mishandles, and as the benchmark's com
 
 The outbound policy applies as in the lean client: the URL checks once per base (cached), the address
 checks on every new connection through the guard's resolver and socket factory.
+
+Same answer bounds (size cap, shared budget) and the same refusal of an answer cut short; one
+difference: aiohttp reads exactly the declared Content-Length and cannot tell that more bytes
+followed, so an answer longer than it declared is passed on truncated (the native client refuses it).
 """
 
 from __future__ import annotations

@@ -109,6 +109,19 @@ async def test_admin_body_that_is_not_json_gets_400(world: World, body: bytes) -
         assert status == 400 and b"invalid request body" in answer, (path, answer)
 
 
+async def test_no_such_route_or_method_answers_in_the_surface_format(world: World) -> None:
+    status, _, answer = await world.cpo.call("GET", "credentials", "SENDER",
+                                             url=f"{world.hub.base_url}/ocpi/2.2.1/nothing")
+    assert status == 404 and answer["status_code"] == 2000 and "no endpoint" in answer["status_message"], answer
+    status, _, answer = await world.cpo.call("PATCH", "credentials", "SENDER",
+                                             url=f"{world.hub.base_url}/ocpi/versions")
+    assert status == 405 and answer["status_code"] == 2000, answer
+    status, answer = await world.hub.admin("PUT", "/admin/invitations", {})
+    assert status == 405 and "method not allowed" in answer["error"], answer
+    status, answer = await world.hub.admin("GET", "/admin/nothing")
+    assert status == 404 and "no endpoint" in answer["error"], answer
+
+
 @pytest.mark.parametrize("platform_id", [str(2**64), str(2**63), "-1", "0", "1e3", "١٢"])
 async def test_admin_platform_id_that_cannot_exist_is_not_found(world: World, platform_id: str) -> None:
     for method, path, body in (("GET", "", None), ("DELETE", "", None), ("POST", "/suspend", None),
