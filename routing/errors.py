@@ -53,6 +53,10 @@ class AnswerBufferFullError(RoutingError):
     ocpi_status = 4003
     http_status = 429
 
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        # Answers are written out within moments; a second is a fair guess at when room frees up.
+        return ((b"retry-after", b"1"),)
+
 
 # -- policy denials ------------------------------------------------------------------------------
 # Refusals of routing/policy.py, one class per rule. The request was well-formed and reached the OCPI

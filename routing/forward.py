@@ -63,6 +63,10 @@ class UpstreamFailure(RoutingError):
         self.ocpi_status = error.ocpi_status
         self.http_status = error.http_status
         self.outcome = outcome
+        self._headers = error.headers()
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return self._headers
 
 
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})

@@ -87,8 +87,8 @@ async def test_concurrent_large_answers_beyond_the_budget_get_429(net: Network) 
         station = await net.registered(hub, cpo("cpo", module_base=base))
         first = asyncio.create_task(msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party()))
         await asyncio.sleep(0.3)  # its 80 KB are reserved while the receiver holds back the body
-        status, _, answer = await msp.call("GET", "locations", "SENDER", "/LOC2", to=station.party())
-        assert status == 429 and answer["status_code"] == 4003, answer
+        status, headers, answer = await msp.call("GET", "locations", "SENDER", "/LOC2", to=station.party())
+        assert status == 429 and answer["status_code"] == 4003 and headers["retry-after"] == "1", answer
         assert "OCPI_HUB_ANSWER_BUFFER_BYTES" in answer["status_message"]
         gate.set()
         status, _, answer = await first
