@@ -91,7 +91,9 @@ def measure(*, normal: int = 10_000, oversized: int = 200, in_parallel: int = 1)
         try:
             up_port, hub_port = free_port(), free_port()
             asyncio.run(seed.seed(dsn, f"http://127.0.0.1:{up_port}"))
-            env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0"}
+            # The seed's outbound tokens are sealed with its key; the rate limit would turn the load into 429s.
+            env = {"OCPI_HUB_DATABASE_URL": dsn, "OCPI_HUB_ADMIN_TOKEN": "bench", "OCPI_HUB_DRAIN_SECONDS": "0",
+                   "OCPI_HUB_SECRETS_KEY": seed.SECRETS_KEY, "OCPI_HUB_RATE_LIMIT": "0"}
             with process([PY, "-m", "benchmarks.hostile_upstream", str(up_port)], up_port), \
                  process([PY, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(hub_port)], hub_port,
                          env, tmp / "hub.log", "/readyz") as hub:
