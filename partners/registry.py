@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
 
 from partners.model import ConnectionStatus, InterfaceRole, PlatformSettings, Role
-from partners.tokens import Secret, authorization_value, hash_token, header_token_hashes
+from partners.tokens import Secret, TokenEncoding, authorization_value, hash_token, header_token_hashes
+from routing.versions.version import OcpiVersion
 
 PartyKey = tuple[str, str]
 """``(COUNTRY_CODE, PARTY_ID)`` upper-cased: OCPI identifiers are case-insensitive."""
@@ -47,20 +49,37 @@ class Party(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Platform(msgspec.Struct, frozen=True, kw_only=True):
-    """One OCPI connection. ``outbound_auth`` is the ready-made Authorization header value."""
+    """One OCPI connection. ``outbound_auth`` is the ready-made Authorization header value for every
+    call to the platform, spelled as ``token_encoding`` says; ``versions_auth`` is the one for its
+    versions endpoint (still-alive checks, discovery), which a few 2.1.1 stacks want spelled otherwise."""
 
     id: int
     name: str
     status: ConnectionStatus
     registered: bool
     versions_url: str | None
-    version: str | None
+    version: OcpiVersion | None
     endpoints: Mapping[EndpointKey, str]
     parties: tuple[Party, ...]
     outbound_auth: str | None = None
     settings: PlatformSettings = PlatformSettings()
     # The operator's suspension (then ``status`` is SUSPENDED too); nothing the platform does lifts it.
     suspended: bool = False
+    token_encoding: TokenEncoding = TokenEncoding.BASE64
+    versions_token_encoding: TokenEncoding = TokenEncoding.BASE64
+    versions_auth: str | None = None
+    # The token the hub presents to the platform (in ``outbound_auth`` already): for the registrar, which
+    # calls the platform's credentials module with it.
+    outbound_token: Secret | None = None
+    # Until when (epoch seconds) the platform's token before its last credentials update is accepted too;
+    # None: no such token. The first use of the new token ends it early.
+    previous_token_until: float | None = None
+
+    @property
+    def credentials_url(self) -> str | None:
+        """The platform's own credentials endpoint; None for stacks that have none (OCN-era 2.2 ones):
+        the hub can then neither register with them, nor update or delete credentials on their side."""
+        return self.endpoints.get(("credentials", InterfaceRole.SENDER))
 
     def endpoint(self, module: str, interface: InterfaceRole) -> str | None:
         return self.endpoints.get((module, interface))
@@ -88,6 +107,10 @@ class PlatformRow(msgspec.Struct, kw_only=True):
     endpoints: list[dict[str, Any]]
     settings: dict[str, Any] = {}
     suspended: bool = False
+    token_encoding: TokenEncoding = TokenEncoding.BASE64
+    versions_token_encoding: TokenEncoding = TokenEncoding.BASE64
+    previous_token_hash: bytes | None = None
+    previous_token_until: float | None = None
 
 
 class PartyRow(msgspec.Struct, kw_only=True):
@@ -134,7 +157,8 @@ builds one tuple from attributes instead of nesting two."""
 class Snapshot:
     """Everything the request path needs to know about partners, as dicts."""
 
-    __slots__ = ("_auth_cache", "agreements", "by_party", "by_token_hash", "platforms")
+    __slots__ = ("_auth_cache", "agreements", "by_party", "by_previous_token", "by_token_hash", "new_token_used",
+                 "platforms")
 
     def __init__(
         self,
@@ -142,6 +166,7 @@ class Snapshot:
         by_token_hash: dict[bytes, Platform],
         by_party: dict[PartyKey, tuple[Party, ...]],
         agreements: dict[AgreementKey, tuple[Agreement, ...]] | None = None,
+        by_previous_token: dict[bytes, Platform] | None = None,
     ) -> None:
         self.platforms = platforms
         self.by_token_hash = by_token_hash
@@ -149,24 +174,46 @@ class Snapshot:
         # Roaming agreements by (cpo party, emsp party): one lookup per request, then a comparison of
         # timestamps, so an agreement starts and ends by the clock without a reload.
         self.agreements = agreements if agreements is not None else {}
+        # Tokens replaced by a credentials update, still accepted until the platform's
+        # ``previous_token_until`` (checked at each use: they are never cached).
+        self.by_previous_token = by_previous_token or {}
+        # Told the id of a platform that used its new token while its previous one was still accepted
+        # (the registry's owner ends the previous one in the store). Set by :meth:`Registry.swap`.
+        self.new_token_used: Callable[[int], None] | None = None
         # Raw Authorization header -> platform, filled on first successful use. Bounded by the
         # number of tokens times the two accepted spellings; misses are never cached.
         self._auth_cache: dict[bytes, Platform] = {}
 
-    def platform_for_header(self, header_value: bytes) -> Platform | None:
+    def platform_for_header(self, header_value: bytes, now: float | None = None) -> Platform | None:
         platform = self._auth_cache.get(header_value)
         if platform is not None:
             return platform
-        for digest in header_token_hashes(header_value):
+        hashes = header_token_hashes(header_value)
+        for digest in hashes:
             platform = self.by_token_hash.get(digest)
             if platform is not None:
                 if len(self._auth_cache) < 4 * len(self.by_token_hash) + 16:
                     self._auth_cache[header_value] = platform
+                if platform.previous_token_until is not None and self.new_token_used is not None:
+                    self.new_token_used(platform.id)
                 return platform
+        if self.by_previous_token:
+            for digest in hashes:
+                platform = self.by_previous_token.get(digest)
+                if platform is not None and platform.previous_token_until is not None \
+                        and (time.time() if now is None else now) < platform.previous_token_until:
+                    return platform
         return None
 
-    def platform_for_token(self, token: str) -> Platform | None:
-        return self.by_token_hash.get(hash_token(token))
+    def platform_for_token(self, token: str, now: float | None = None) -> Platform | None:
+        digest = hash_token(token)
+        platform = self.by_token_hash.get(digest)
+        if platform is None:
+            platform = self.by_previous_token.get(digest)
+            if platform is None or platform.previous_token_until is None \
+                    or (time.time() if now is None else now) >= platform.previous_token_until:
+                return None
+        return platform
 
     def parties(self) -> Iterable[Party]:
         for parties in self.by_party.values():
@@ -175,6 +222,7 @@ class Snapshot:
 
 EMPTY = Snapshot({}, {}, {})
 _INTERFACES: dict[object, InterfaceRole] = {r.value: r for r in InterfaceRole}
+_VERSIONS: dict[object, OcpiVersion] = {v.value: v for v in OcpiVersion}
 _NO_SETTINGS = PlatformSettings()
 
 
@@ -211,6 +259,7 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
         )
     platforms: dict[int, Platform] = {}
     by_token: dict[bytes, Platform] = {}
+    by_previous: dict[bytes, Platform] = {}
     by_party: dict[PartyKey, list[Party]] = {}
     for row in platform_rows:
         endpoints: dict[EndpointKey, str] = {}
@@ -224,28 +273,40 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
                 # Role-less endpoints (credentials, or a pre-2.2 style listing) serve both interfaces.
                 endpoints.setdefault((identifier, InterfaceRole.SENDER), url)
                 endpoints.setdefault((identifier, InterfaceRole.RECEIVER), url)
+        outbound_auth = (
+            authorization_value(Secret(row.outbound_token), row.token_encoding).decode("ascii")
+            if row.outbound_token is not None else None
+        )
         platform = Platform(
             id=row.id,
             name=row.name,
             status=ConnectionStatus.SUSPENDED if row.suspended else row.status,
             registered=row.outbound_token is not None,
             versions_url=row.versions_url,
-            version=row.version,
+            version=_VERSIONS.get(row.version),
             endpoints=endpoints,
             parties=tuple(parties_of.get(row.id, ())),
             settings=msgspec.convert(row.settings, PlatformSettings) if row.settings else _NO_SETTINGS,
             suspended=row.suspended,
-            outbound_auth=(
-                authorization_value(Secret(row.outbound_token)).decode("ascii")
-                if row.outbound_token is not None else None
+            outbound_auth=outbound_auth,
+            token_encoding=row.token_encoding,
+            versions_token_encoding=row.versions_token_encoding,
+            outbound_token=Secret(row.outbound_token) if row.outbound_token is not None else None,
+            versions_auth=(
+                authorization_value(Secret(row.outbound_token), row.versions_token_encoding).decode("ascii")
+                if row.outbound_token is not None and row.versions_token_encoding is not row.token_encoding
+                else outbound_auth
             ),
+            previous_token_until=row.previous_token_until if row.previous_token_hash is not None else None,
         )
         platforms[row.id] = platform
         if row.token_hash is not None:
             by_token[bytes(row.token_hash)] = platform
+        if row.previous_token_hash is not None and row.previous_token_until is not None:
+            by_previous[bytes(row.previous_token_hash)] = platform
         for party in platform.parties:
             by_party.setdefault(party.key, []).append(party)
-    return Snapshot(platforms, by_token, {k: tuple(v) for k, v in by_party.items()})
+    return Snapshot(platforms, by_token, {k: tuple(v) for k, v in by_party.items()}, by_previous_token=by_previous)
 
 
 def _agreements(rows: Iterable[AgreementRow]) -> dict[AgreementKey, tuple[Agreement, ...]]:
@@ -270,12 +331,15 @@ def _agreements(rows: Iterable[AgreementRow]) -> dict[AgreementKey, tuple[Agreem
 class Registry:
     """Holds the current snapshot; ``swap`` replaces it in one assignment."""
 
-    __slots__ = ("snapshot", "version")
+    __slots__ = ("new_token_used", "snapshot", "version")
 
     def __init__(self) -> None:
         self.snapshot: Snapshot = EMPTY
         self.version = 0
+        # Handed to every snapshot swapped in (see ``Snapshot.new_token_used``).
+        self.new_token_used: Callable[[int], None] | None = None
 
     def swap(self, snapshot: Snapshot) -> None:
+        snapshot.new_token_used = self.new_token_used
         self.snapshot = snapshot
         self.version += 1
