@@ -7,7 +7,8 @@
   OFFLINE platforms are probed every round.
 * Pushes (leader only): after each registry reload the leader compares party statuses with what
   it last pushed and PUTs each changed ClientInfo to every connected platform that implements the
-  hubclientinfo RECEIVER interface (not to the party's own platform). Status changes land in the
+  hubclientinfo RECEIVER interface (not to the party's own platform), in that platform's OCPI version
+  (2.1.1 has no hubclientinfo: nothing is pushed to 2.1.1 platforms). Status changes land in the
   database first, so whichever replica saw the evidence, exactly one replica pushes.
 """
 
@@ -28,6 +29,7 @@ from partners import store
 from partners.model import ConnectionStatus, InterfaceRole, Role
 from partners.registry import Party, Platform, Registry
 from routing.forward import Forwarder, UpstreamFailure
+from routing.versions import Context, NotInVersionError, OcpiVersion, UntranslatableError, translate
 
 log = logging.getLogger("ocpihub.liveness")
 
@@ -43,6 +45,20 @@ class ClientInfo(msgspec.Struct, kw_only=True):
 def client_info(party: Party, status: ConnectionStatus) -> ClientInfo:
     return ClientInfo(party_id=party.party_id, country_code=party.country_code, role=party.role, status=status,
                       last_updated=party.last_updated)
+
+
+def client_info_in(version: OcpiVersion, info: ClientInfo) -> dict[str, Any] | None:
+    """``info`` as a ClientInfo of ``version``; None where that version cannot carry it (2.1.1 has no
+    hubclientinfo; 2.3.0 has no HUB role)."""
+    document: dict[str, Any] = msgspec.to_builtins(info)
+    if version is OcpiVersion.V2_2_1:
+        return document
+    try:
+        translated: dict[str, Any] = translate(document, "hubclientinfo", "client_info", OcpiVersion.V2_2_1, version,
+                                               Context()).document
+    except (NotInVersionError, UntranslatableError):
+        return None
+    return translated
 
 
 _encode = msgspec.json.Encoder().encode
@@ -127,8 +143,8 @@ class Liveness:
                 platform.status is ConnectionStatus.CONNECTED
                 and now - self.last_contact.setdefault(platform.id, now) >= self.still_alive_seconds
             ):
-                probes.append(self._probe(platform.id, platform.versions_url, platform.outbound_auth,
-                                          platform.status, platform))
+                probes.append(self._probe(platform.id, platform.versions_url,
+                                          platform.versions_auth or platform.outbound_auth, platform.status, platform))
         await asyncio.gather(*probes)
 
     async def _probe(self, platform_id: int, url: str, auth: str, status: ConnectionStatus,
@@ -177,12 +193,20 @@ class Liveness:
 
     async def _push(self, party: Party, status: ConnectionStatus) -> None:
         snapshot = self.registry.snapshot
-        body = _encode(client_info(party, status))
+        info = client_info(party, status)
+        bodies: dict[OcpiVersion, bytes | None] = {}
         sends = []
         for platform in snapshot.platforms.values():
             endpoint = platform.endpoint("hubclientinfo", InterfaceRole.RECEIVER)
             if (endpoint is None or platform.id == party.platform_id or platform.outbound_auth is None
                     or platform.status is not ConnectionStatus.CONNECTED):
+                continue
+            version = platform.version or OcpiVersion.V2_2_1
+            if version not in bodies:
+                document = client_info_in(version, info)
+                bodies[version] = None if document is None else _encode(document)
+            body = bodies[version]
+            if body is None:
                 continue
             url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
             headers = [("Authorization", platform.outbound_auth),

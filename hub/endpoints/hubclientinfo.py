@@ -1,9 +1,12 @@
-"""The hub's hubclientinfo SENDER endpoint: a paginated GET of ClientInfo for every party the hub
-knows (``date_from``/``date_to`` on ``last_updated``, ``offset``/``limit``, Link to the next page)."""
+"""The hub's hubclientinfo SENDER endpoint of each OCPI version from 2.2 on: a paginated GET of
+ClientInfo for every party the hub knows (``date_from``/``date_to`` on ``last_updated``,
+``offset``/``limit``, Link to the next page), each in the shape of the endpoint's version."""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
@@ -11,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.endpoints.ocpi_auth import caller, denied, hub_state
-from hub.liveness import client_info
+from hub.liveness import client_info, client_info_in
 from hub.responses import ocpi_error, ocpi_ok
 from partners.errors import HubError, InvalidParametersError, UnauthorizedError
 from routing.errors import DeniedError
-from routing.modules import PREFIX
 from routing.policy import refuse_suspended
+from routing.version_endpoints import hubclientinfo_path
+from routing.versions.version import OcpiVersion
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -44,7 +48,18 @@ def _int(text: str | None, name: str, default: int) -> int:
     return value
 
 
-async def hubclientinfo(request: Request) -> Response:
+def hubclientinfo(version: OcpiVersion) -> Callable[[Request], Awaitable[Response]]:
+    """The hubclientinfo endpoint of ``version`` (2.2 on)."""
+    path = hubclientinfo_path(version)
+    assert path is not None, "OCPI 2.1.1 has no hubclientinfo"
+
+    async def endpoint(request: Request) -> Response:
+        return await _serve(request, version, path)
+
+    return endpoint
+
+
+async def _serve(request: Request, version: OcpiVersion, path: str) -> Response:
     try:
         platform, _ = await caller(request)
         if not platform.registered:
@@ -60,17 +75,19 @@ async def hubclientinfo(request: Request) -> Response:
         return ocpi_error(request, error)
     state = hub_state(request)
     snapshot = state.registry.snapshot
-    infos = []
+    infos: list[Any] = []
     for party in sorted(snapshot.parties(), key=lambda p: (p.key, p.role)):
         updated = _when(party.last_updated, "last_updated")
         if (date_from and updated and updated < date_from) or (date_to and updated and updated >= date_to):
             continue
-        infos.append(client_info(party, snapshot.platforms[party.platform_id].status))
+        info = client_info_in(version, client_info(party, snapshot.platforms[party.platform_id].status))
+        if info is not None:
+            infos.append(info)
     page = infos[offset:offset + limit]
     headers = {"X-Total-Count": str(len(infos)), "X-Limit": str(limit)}
     if offset + limit < len(infos):
         keep = {k: v for k, v in q.items() if k in ("date_from", "date_to")}
         next_query = urlencode(keep | {"offset": offset + limit, "limit": limit})
-        next_url = f"{state.config.base_url}{PREFIX}/hubclientinfo?{next_query}"
+        next_url = f"{state.config.base_url}{path}?{next_query}"
         headers["Link"] = f'<{next_url}>; rel="next"'
     return ocpi_ok(request, msgspec.to_builtins(page), headers=headers)
