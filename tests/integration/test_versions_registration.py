@@ -7,27 +7,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.integration.test_hub_features import eventually
 from tests.integration.test_operations import metric, scrape
 from tests.support.network import Network, RunningHub
 from tests.support.partner import cpo, emsp, token_header
 from tests.support.versioned_partner import header, stack_2_1_1, stack_2_3_0, stack_ocn_2_2
 
 pytestmark = pytest.mark.anyio
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def invite(hub: RunningHub, *parties: tuple[str, str, str]) -> str:
