@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from partners.errors import NoMatchingEndpointsError, NotEnoughInformationError
+from partners.errors import NoMatchingEndpointsError, RoleUnknownError
 from partners.model import (
     BusinessDetails,
     CountryCode,
@@ -100,7 +100,7 @@ def read(version: OcpiVersion, theirs: AnyCredentials, roles: RoleSource) -> Cre
         key = party_key(theirs.country_code, theirs.party_id)
         found = roles.roles_for(key)
         if not found:
-            raise NotEnoughInformationError(
+            raise RoleUnknownError(
                 f"OCPI {version} credentials carry no role, and the hub operator has not said which role party "
                 f"{key[0]}*{key[1]} plays: the operator must announce it (an invitation with parties "
                 "[{country_code, party_id, role}], or a registration with role) before it can register")

@@ -37,8 +37,8 @@ from partners.errors import (
     InvalidParametersError,
     MethodNotAllowedError,
     NoMatchingEndpointsError,
-    NotEnoughInformationError,
     OutboundUrlRefusedError,
+    RoleUnknownError,
 )
 from partners.model import ConnectionStatus, Credentials, CredentialsRole, OutboundTls, Role
 from partners.registry import Party, Platform
@@ -156,7 +156,7 @@ class Registrar:
         found = await self._discover(caller, versions_url, token_a)
         url = handshake.credentials_url(found.details)
         if found.version is OcpiVersion.V2_1_1 and not roles.known and roles.default is None:
-            raise NotEnoughInformationError(
+            raise RoleUnknownError(
                 "the partner speaks OCPI 2.1.1 at best, whose credentials carry no role: give its role "
                 "(\"role\": \"CPO\") or its parties ([{country_code, party_id, role}]) with the registration")
         token_b = new_token()

@@ -103,6 +103,7 @@ async def test_2_1_1_registration_without_a_known_role_is_refused_naming_the_par
     token_a = await invite(hub, ("DE", "XXX", "CPO"))  # another party than the one it turns out to be
     old.hub_versions_url = hub.versions_url
     status, body = await old.send_credentials("POST", token_a)
+    assert status == 200, "valid JSON that reached the OCPI layer: the error is in the body"
     assert body["status_code"] == 2002 and "DE*OLD" in body["status_message"] and "role" in body["status_message"]
     assert not old.auth_on("/versions"), "refused before anything was fetched from it"
     status, _ = await old.get(hub.versions_url, token_a)

@@ -18,7 +18,7 @@ from partners.credentials import (
     read,
     wire_type,
 )
-from partners.errors import NoMatchingEndpointsError, NotEnoughInformationError
+from partners.errors import NoMatchingEndpointsError, RoleUnknownError
 from partners.model import Credentials, Role
 from partners.registry import Party
 from partners.tokens import Secret
@@ -59,7 +59,7 @@ def test_flat_credentials_take_the_operators_role_for_any_party() -> None:
 
 @pytest.mark.parametrize("source", [RoleSource(), RoleSource.of_parties([party("NL", "XYZ", Role.CPO)])])
 def test_flat_credentials_without_a_known_role_are_refused_naming_the_party(source: RoleSource) -> None:
-    with pytest.raises(NotEnoughInformationError, match=r"no role.*DE\*HHC"):
+    with pytest.raises(RoleUnknownError, match=r"no role.*DE\*HHC"):
         read(V211, convert(V211, FLAT), source)
 
 
