@@ -8,6 +8,7 @@ never a half-updated one.
 
 from __future__ import annotations
 
+import base64
 import gc
 import math
 import time
@@ -68,12 +69,20 @@ class Platform(msgspec.Struct, frozen=True, kw_only=True):
     token_encoding: TokenEncoding = TokenEncoding.BASE64
     versions_token_encoding: TokenEncoding = TokenEncoding.BASE64
     versions_auth: str | None = None
-    # The token the hub presents to the platform (in ``outbound_auth`` already): for the registrar, which
-    # calls the platform's credentials module with it.
-    outbound_token: Secret | None = None
     # Until when (epoch seconds) the platform's token before its last credentials update is accepted too;
     # None: no such token. The first use of the new token ends it early.
     previous_token_until: float | None = None
+
+    @property
+    def outbound_token(self) -> Secret | None:
+        """The token the hub presents to the platform, read back from ``outbound_auth`` (kept once: the
+        registrar needs it rarely, to call the platform's credentials module)."""
+        if self.outbound_auth is None:
+            return None
+        value = self.outbound_auth.partition(" ")[2]
+        if self.token_encoding is TokenEncoding.BASE64:
+            value = base64.b64decode(value).decode("utf-8")
+        return Secret(value)
 
     @property
     def credentials_url(self) -> str | None:
@@ -291,7 +300,6 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow])
             outbound_auth=outbound_auth,
             token_encoding=row.token_encoding,
             versions_token_encoding=row.versions_token_encoding,
-            outbound_token=Secret(row.outbound_token) if row.outbound_token is not None else None,
             versions_auth=(
                 authorization_value(Secret(row.outbound_token), row.versions_token_encoding).decode("ascii")
                 if row.outbound_token is not None and row.versions_token_encoding is not row.token_encoding
