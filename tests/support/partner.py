@@ -244,7 +244,7 @@ class FakePlatform:
         """Credentials PUT: a fresh token B for the hub, and the hub's new token C for us."""
         self.token_for_hub = secrets.token_urlsafe(16)
         async with aiohttp.ClientSession() as http, http.put(
-            self.hub_endpoints[("credentials", "RECEIVER")], json=self.credentials(),
+            self.hub_endpoints[("credentials", "SENDER")], json=self.credentials(),
             headers={"Authorization": token_header(self.token_to_hub or "")},
         ) as r:
             answer: dict[str, Any] = await r.json()
@@ -259,7 +259,7 @@ class FakePlatform:
                   body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], Any]:
         """A request whose target goes on the wire exactly as written (``..``, ``%2e``, odd methods):
         HTTP clients normalise paths, so this one writes the request line itself."""
-        base = self.hub_endpoints[("credentials", "RECEIVER")].split("/ocpi/", 1)[0]
+        base = self.hub_endpoints[("credentials", "SENDER")].split("/ocpi/", 1)[0]
         me = self.roles[0]
         headers = {"Authorization": token_header(token or self.token_to_hub or ""),
                    "OCPI-from-country-code": me.country_code, "OCPI-from-party-id": me.party_id}
