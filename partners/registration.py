@@ -203,9 +203,11 @@ class Registrar:
         await store.rotate_inbound_token(self.pool, platform.id, new_hash, self.token_grace_seconds)
         await self.sync.reload()
         try:
-            answered = await handshake.send_credentials(
-                caller, url, token_c, self.identity.credentials(token_b, found.version, self.reachable(platform.id)),
-                version=found.version, encoding=found.token_encoding, method="PUT")
+            with self._refusals(platform.id):
+                answered = await handshake.send_credentials(
+                    caller, url, token_c,
+                    self.identity.credentials(token_b, found.version, self.reachable(platform.id)),
+                    version=found.version, encoding=found.token_encoding, method="PUT")
             theirs = read(found.version, answered, RoleSource.of_parties(platform.parties))
             _check_roles(theirs.roles)
             await self._store(platform.id, token_b, Secret(theirs.token), theirs, found, platform.versions_url,
