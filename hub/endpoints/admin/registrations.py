@@ -15,6 +15,7 @@ from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import store
 from partners.credentials import RoleSource
+from partners.errors import RoleUnknownError
 from partners.model import CountryCode, PartyId, Role
 from partners.registration import OperationRefusedError
 from partners.registry import PartyKey, party_key
@@ -82,6 +83,10 @@ async def create_registration(request: Request) -> Response:
                                                      RoleSource(known, body.role))
     except OperationRefusedError as refused:
         return admin_error(str(refused), 409)
+    except RoleUnknownError as error:
+        # OCPI answers it with HTTP 200 (valid JSON that reached the OCPI layer); to the operator it is
+        # a request that lacks what it needs.
+        return admin_error(error.message, 400, ocpi_status=error.ocpi_status)
     return admin_json(await store.platform_details(state.pool, platform_id), 201)
 
 
