@@ -49,15 +49,21 @@ from partners.sync import RegistrySync
 from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
-from routing.modules import CALLBACK_PREFIX, PREFIX
+from routing.modules import CALLBACK_PREFIX
 from routing.outbound_guard import Resolver
 from routing.perimeter import Perimeter, PerimeterSettings
 from routing.policy import Policy
-from routing.version_endpoints import HUB_VERSIONS, credentials_path, hubclientinfo_path, version_path
+from routing.version_endpoints import (
+    HUB_VERSIONS,
+    credentials_path,
+    hubclientinfo_path,
+    routed_prefixes,
+    version_path,
+)
 
 log = logging.getLogger("ocpihub")
 
-_ROUTED_PREFIXES = (f"{PREFIX}/sender/", f"{PREFIX}/receiver/", CALLBACK_PREFIX)
+_ROUTED_PREFIXES = (*routed_prefixes(), CALLBACK_PREFIX)
 
 
 class HubApp:
@@ -173,6 +179,8 @@ class HubApp:
                     hub_party=party_key(identity.country_code, identity.party_id),
                     max_body_bytes=config.max_body_bytes,
                     callback_ttl=config.callback_ttl,
+                    command_timeout=config.command_timeout,
+                    translation_memory_bytes=config.translation_memory_bytes,
                 ),
                 await sealing.shared_key(pool, "callback_signing_key", self.keyring),
                 observer=HubObserver(metrics, access_log, liveness),

@@ -7,7 +7,9 @@ Partner payloads decode leniently (unknown fields are ignored); constraints live
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
+import zoneinfo
 from typing import Annotated, Any
 
 import msgspec
@@ -28,6 +30,9 @@ class Role(enum.StrEnum):
     NSP = "NSP"
     OTHER = "OTHER"
     SCSP = "SCSP"
+    # Payment Terminal Provider (2.3.0): owns the payments module; on the eMSP side of every other module
+    # (it starts sessions, pulls locations and tariffs, receives CDRs).
+    PTP = "PTP"
 
 
 class InterfaceRole(enum.StrEnum):
@@ -124,6 +129,11 @@ class OutboundTls(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unkno
         return bytes.fromhex(self.pin_sha256.replace(":", "")) if self.pin_sha256 else None
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
     """Per-platform settings an operator sets through the admin API (``PATCH /admin/platforms/{id}/settings``),
     stored as one JSON object. Every field is optional: absent means the hub-wide default. Add a field here
@@ -143,8 +153,14 @@ class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_
     # this platform's token but without a matching certificate is refused.
     client_cert_sha256: list[Fingerprint] | None = None
     client_cert_subjects: list[Annotated[str, msgspec.Meta(min_length=1)]] | None = None
+    # The IANA time zone of this platform's Locations where they leave ``time_zone`` out (optional in 2.1.1,
+    # left out by some 2.2 stacks, required from 2.2 on): what the hub fills in when it translates them.
+    # Absent: a 2.1.1 Location without one cannot be translated (2001), a 2.2 one is passed on without it.
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
 
     def __post_init__(self) -> None:
+        if self.time_zone is not None and self.time_zone not in _time_zones():
+            raise ValueError(f"time_zone: {self.time_zone!r} is not an IANA time zone (e.g. Europe/Amsterdam)")
         for text in self.allowed_networks or ():
             try:
                 ipaddress.ip_network(text, strict=True)

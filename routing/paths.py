@@ -20,7 +20,9 @@ import re
 from urllib.parse import quote, unquote
 
 from partners.errors import ClientError, InvalidParametersError, MethodNotAllowedError
-from routing.modules import SEGMENT_INTERFACE, SENDER_SIDE, VERSION, RoutePath
+from routing.modules import SEGMENT_INTERFACE, VERSION, RolelessPath, RoutePath
+from routing.version_endpoints import MODULES
+from routing.versions.version import OcpiVersion
 
 ROUTED_METHODS = frozenset({"GET", "PUT", "PATCH", "POST", "DELETE"})
 
@@ -44,6 +46,10 @@ class NoSuchEndpointError(ClientError):
     http_status = 404
 
 
+_VERSIONS = {v.value: v for v in OcpiVersion}
+_MODULES = {v: frozenset(m) for v, m in MODULES.items()}
+
+
 class CallbackPath:
     """``/ocpi/2.2.1/callback/{ticket}``: nothing may follow the ticket."""
 
@@ -63,7 +69,7 @@ def _check(decoded: str) -> None:
         raise UnsafePathError("path refused: a segment holds a dot, slash or backslash encoded twice")
 
 
-def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | CallbackPath:
+def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | RolelessPath | CallbackPath:
     """The routed path, or an error naming why it is refused (405 method, 404 unsafe or unknown path)."""
     if method not in ROUTED_METHODS:
         raise MethodNotAllowedError(f"{method} is not routed: the hub forwards GET, PUT, PATCH, POST and DELETE")
@@ -84,16 +90,35 @@ def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | Callb
         _check(decoded)
         raw_parts.append(part)
         parts.append(decoded)
-    if len(parts) < 3 or parts[0] != "ocpi" or parts[1] != VERSION:
+    return _routed(parts, raw_parts, raw.endswith("/"), path)
+
+
+def _routed(parts: list[str], raw_parts: list[str], trailing_slash: bool,
+            path: str) -> RoutePath | RolelessPath | CallbackPath:
+    """What a confined path names, by its version prefix: ``/ocpi/{version}/{sender|receiver}/{module}...``
+    (2.2, 2.2.1, 2.3.0), ``/ocpi/2.1.1/{module}...`` (no interface roles), or a callback ticket. A module
+    the version lacks (payments below 2.3.0, charging profiles in 2.1.1) is no endpoint."""
+    version = _VERSIONS.get(parts[1]) if len(parts) >= 3 and parts[0] == "ocpi" else None
+    if version is None:
         raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
-    if parts[2] == "callback":
-        if len(parts) != 4 or not _TICKET.fullmatch(parts[3]) or raw.endswith("/"):
+    if parts[2] == "callback" and parts[1] == VERSION:
+        if len(parts) != 4 or not _TICKET.fullmatch(parts[3]) or trailing_slash:
             raise UnsafePathError("callback URL refused: it must be exactly the URL the hub issued")
         return CallbackPath(parts[3])
-    interface = SEGMENT_INTERFACE.get(parts[2])
-    if interface is None or len(parts) < 4 or parts[3] not in SENDER_SIDE:
+    if version is OcpiVersion.V2_1_1:
+        at = 2
+        interface = None
+    else:
+        at = 3
+        interface = SEGMENT_INTERFACE.get(parts[2])
+        if interface is None or len(parts) < 4:
+            raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+    module = parts[at]
+    if module not in _MODULES[version]:
         raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
-    suffix = "".join("/" + p for p in raw_parts[4:])
-    if raw.endswith("/"):
+    suffix = "".join("/" + p for p in raw_parts[at + 1:])
+    if trailing_slash:
         suffix += "/"  # kept as sent: some receivers answer a collection only with (or without) it
-    return RoutePath(interface, parts[3], tuple(parts[4:]), suffix)
+    if interface is None:
+        return RolelessPath(module, tuple(parts[at + 1:]), suffix, version)
+    return RoutePath(interface, module, tuple(parts[at + 1:]), suffix, version)
