@@ -49,6 +49,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offline_after_failures: int = 3
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
+    command_timeout: int = 60
+    translation_memory_bytes: int = 32 * 1024 * 1024
     agreements: str = "open"
     outbound_client: str = "native"
     # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
@@ -118,6 +120,10 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "command_timeout": "seconds announced as a command answer's `timeout` to 2.2+ requesters when the CPO speaks "
+                       "2.1.1 (whose answers have none)",
+    "translation_memory_bytes": "bytes of Locations and Tokens kept per process for translating Sessions, CDRs "
+                                "and authorizations to and from OCPI 2.1.1",
     "agreements": "open (anyone may reach anyone) or required (data flows only under roaming agreements)",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
@@ -184,7 +190,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     for name in ("max_body_bytes", "max_answer_bytes", "answer_buffer_bytes", "connections_per_receiver", "port",
                  "offline_after_failures", "broadcast_concurrency", "learned_routes_max", "workers",
-                 "database_pool_size"):
+                 "database_pool_size", "command_timeout", "translation_memory_bytes"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",

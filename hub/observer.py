@@ -7,6 +7,7 @@ from hub.access_log import AccessLog
 from hub.liveness import Liveness
 from hub.metrics import Metrics
 from routing.observe import RequestRecord
+from routing.versions import Loss
 
 _UNREACHABLE = frozenset({"connection", "protocol"})
 
@@ -38,6 +39,9 @@ class HubObserver:
 
     def denied(self, rule: str) -> None:
         self.metrics.denied(rule)
+
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
+        self.metrics.translation_lost(losses)
 
     def _evidence(self, record: RequestRecord) -> None:
         if record.outcome == "ok":

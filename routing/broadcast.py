@@ -17,6 +17,7 @@ import uuid
 
 from partners.registry import PartyKey
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
+from routing.headerless import sends_routing_headers
 from routing.observe import RequestRecord, RoutingObserver
 from routing.resolve import Route
 
@@ -56,7 +57,8 @@ class Broadcaster:
             url = f"{url}?{query}"
         request_id = str(uuid.uuid4())
         headers = forwarded_headers(route.platform.outbound_auth, request_id, correlation_id, hub_party,
-                                    route.party.key, json_body=body is not None)
+                                    route.party.key, json_body=body is not None,
+                                    routing=sends_routing_headers(route.platform))
         started = time.perf_counter()
         status = 0
         async with self._slots:

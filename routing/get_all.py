@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import msgspec
@@ -20,6 +22,7 @@ from partners import strict_json
 from partners.registry import Party
 from routing import envelope
 from routing.forward import Forwarder, UpstreamFailure, forwarded_headers
+from routing.headerless import sends_routing_headers
 from routing.resolve import Route
 from routing.upstream_client import Response
 
@@ -47,8 +50,19 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
         return default
 
 
+class OwnerObjects(Protocol):
+    """Carries one owner's objects into the caller's OCPI version (``routing.crossing.OwnerPages``)."""
+
+    async def __call__(self, route: Route, items: list[msgspec.Raw]) -> list[msgspec.Raw] | list[bytes]: ...
+
+    def message(self) -> str | None: ...
+
+
 async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, query: str, correlation_id: str,
-                  hub_endpoint: str) -> Response:
+                  hub_endpoint: str, *, translate: OwnerObjects | None = None,
+                  tolerated: Callable[[str], None] | None = None) -> Response:
+    """``translate``: set when owners may speak another version than the caller; ``tolerated`` counts an
+    owner that ignored ``offset``/``limit`` (its whole list is sliced here instead)."""
     params = dict(parse_qsl(query, keep_blank_values=True))
     offset = _int(params, "offset", 0)
     limit = min(_int(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
@@ -60,7 +74,7 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
         assert route.platform.outbound_auth is not None
         url = f"{route.endpoint}?{urlencode(filters | {'offset': at, 'limit': count})}"
         headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()), correlation_id, caller.key,
-                                    route.party.key, json_body=False)
+                                    route.party.key, json_body=False, routing=sends_routing_headers(route.platform))
         try:
             response = await forwarder.send("GET", url, headers, None, route.party.label, route.platform)
             page = strict_json.decode(response.body, _Page)
@@ -70,6 +84,13 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
             raise _Failed(f"answered HTTP {response.status}, status_code {page.status_code}")
         total = next((int(v) for k, v in response.headers if k.lower() == b"x-total-count" and v.isdigit()),
                      len(page.data))
+        if len(page.data) > count:
+            # More than asked for: an owner without pagination (OCN-era 2.2 stacks) answers every object
+            # whatever the offset, others only ignore the limit.
+            if tolerated is not None:
+                tolerated("unpaginated_answer")
+            everything = at > 0 and len(page.data) >= total
+            return total, page.data[at:at + count] if everything else page.data[:count]
         return total, page.data
 
     async def count(route: Route) -> int | None:
@@ -105,9 +126,15 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
             left_out.append(f"{route.party.label} ({exc})")
         return objects[:count]
 
-    slices = await asyncio.gather(*(slice_of(*w) for w in windows))
+    async def translated(route: Route, at: int, count: int) -> list[msgspec.Raw] | list[bytes]:
+        objects = await slice_of(route, at, count)
+        return await translate(route, objects) if translate is not None and objects else objects
+
+    slices = await asyncio.gather(*(translated(*w) for w in windows))
     items = [obj for part in slices for obj in part]
-    body = b'{"data":[' + b",".join(items) + b'],"status_code":1000,"timestamp":"' + \
+    message = translate.message() if translate is not None else None
+    said = b',"status_message":' + msgspec.json.encode(message) if message else b""
+    body = b'{"data":[' + b",".join(items) + b'],"status_code":1000' + said + b',"timestamp":"' + \
         envelope.timestamp().encode() + b'"}'
     headers = [(b"content-type", b"application/json"), (b"x-total-count", str(grand_total).encode()),
                (b"x-limit", str(limit).encode())]

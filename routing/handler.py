@@ -1,10 +1,12 @@
-"""The hot path: a raw ASGI app for ``/ocpi/2.2.1/{sender|receiver}/{module}...`` and callbacks.
+"""The hot path: a raw ASGI app for ``/ocpi/{version}/{sender|receiver}/{module}...`` (2.2, 2.2.1,
+2.3.0), ``/ocpi/2.1.1/{module}...`` and callbacks.
 
 Each request reads top to bottom: confine path -> authenticate -> admit (perimeter: address,
-certificate, rate) -> check sender -> read body (and its view) -> authorize -> resolve receiver
-(admitted by the policy) -> rewrite -> forward -> rewrite response. Any stage ends the request by
-raising a ``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback
-logged, never shown.
+certificate, rate) -> interface (2.1.1: from the caller's role) -> check sender -> read body (and its
+view) -> authorize -> resolve receiver (admitted by the policy) -> translate (only between versions) ->
+rewrite -> forward -> translate back -> rewrite response. Any stage ends the request by raising a
+``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback logged,
+never shown.
 """
 
 from __future__ import annotations
@@ -29,19 +31,29 @@ from partners.errors import (
 )
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
-from routing import body_view, callbacks, envelope, open_routing
+from routing import body_view, callbacks, envelope, headerless, open_routing
 from routing.broadcast import Broadcaster
+from routing.crossing import Bridge, version_of
 from routing.errors import DeniedError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import get_all
 from routing.headers import RequestHeaders, read_headers
 from routing.learned import LearnedRoutes
-from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, ROUTED_MODULES, RoutePath, hub_endpoint_path
+from routing.location_fetch import LocationFetcher
+from routing.modules import (
+    CALLBACK_MODULES,
+    CALLBACK_PREFIX,
+    RolelessPath,
+    RoutePath,
+    hub_endpoint_path,
+)
+from routing.object_kinds import kinds
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.paths import CallbackPath, confine
 from routing.perimeter import Perimeter
 from routing.policy import Ask, Policy
 from routing.resolve import (
+    Route,
     authenticate,
     broadcast_routes,
     check_sender,
@@ -55,7 +67,11 @@ from routing.rewrite import (
     rewrite_link_header,
     rewrite_query_response_url,
 )
+from routing.translation_context import Contexts
+from routing.translation_memory import TranslationMemory
 from routing.upstream_client import Response
+from routing.version_endpoints import MODULES
+from routing.versions import OcpiVersion
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -82,6 +98,10 @@ class RoutingSettings(msgspec.Struct, frozen=True, kw_only=True):
     hub_party: PartyKey
     max_body_bytes: int
     callback_ttl: float
+    # The command `timeout` announced for a 2.1.1 CPO's answer, and the bytes of documents kept for
+    # translating (routing.translation_memory).
+    command_timeout: int = 60
+    translation_memory_bytes: int = 32 * 1024 * 1024
 
 
 class RoutingApp:
@@ -97,6 +117,7 @@ class RoutingApp:
         broadcast_concurrency: int = 64,
         policy: Policy | None = None,
         perimeter: Perimeter | None = None,
+        bridge: Bridge | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -108,10 +129,11 @@ class RoutingApp:
         self.policy = policy or Policy(agreements_required=False)
         self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
+        self.bridge = bridge or _default_bridge(forwarder, settings, self.learned, self.observer)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
-        # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
-        self._hub_bases = {(m, i): settings.public_url + hub_endpoint_path(m, i)
-                           for m in ROUTED_MODULES for i in InterfaceRole}
+        # The hub's own endpoint URL per version, module and interface: what Link/Location headers are rebased on.
+        self._hub_bases = {(v, m, i): settings.public_url + hub_endpoint_path(m, i, v)
+                           for v, modules in MODULES.items() for m in modules for i in InterfaceRole}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -129,8 +151,10 @@ class RoutingApp:
                 module = "callback"
                 upstream = await self._callback(scope, receive, headers, correlation_id, target.ticket, parties)
             else:
-                module, interface = target.module, target.interface.value
+                module = target.module
+                interface = target.interface.value if isinstance(target, RoutePath) else "-"
                 upstream = await self._forward(scope, receive, headers, correlation_id, target, parties)
+                interface = parties.interface
             status = upstream.status
             outcome = Outcome.OK
             await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase,
@@ -139,6 +163,7 @@ class RoutingApp:
             outcome = "client_gone"
             return
         except HubError as error:
+            interface = parties.interface or interface
             if error.http_status == 401:
                 self.observer.auth_failed()
                 error = self.perimeter.auth_failed(scope, error)
@@ -161,23 +186,24 @@ class RoutingApp:
             ))
 
     async def _forward(
-        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: RoutePath,
-        parties: _Parties,
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes,
+        path: RoutePath | RolelessPath, parties: _Parties,
     ) -> Response:
-        module = route_path.module
-        interface = route_path.interface
+        method: str = scope["method"]
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         self.perimeter.admit(platform, scope)
+        route_path = headerless.routed(path, platform, method)
+        module, interface = route_path.module, route_path.interface
+        parties.interface = interface.value
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform = sender.label, platform.id
-        key = to_key(headers.to_country_code, headers.to_party_id)
-        method: str = scope["method"]
+        hub_party = self.settings.hub_party
+        key = headerless.addressed(to_key(headers.to_country_code, headers.to_party_id), route_path, hub_party)
         body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
         ask = Ask(sender, method, module, interface, route_path.segments, body_view.read(body))
         self.policy.authorize(ask)
         now = self.clock()
-        hub_party = self.settings.hub_party
         if key is not None and key != hub_party:
             route = resolve_receiver(snapshot, key, module, interface)
         else:
@@ -185,11 +211,14 @@ class RoutingApp:
             if method == "GET" and key == hub_party and interface is InterfaceRole.SENDER and not route_path.segments:
                 owners = self.policy.receivers(snapshot, ask, owner_routes(snapshot, module), now)
                 return await get_all(self.forwarder, owners, sender, query_text, correlation_id.decode("latin-1"),
-                                     self._hub_bases[(module, interface)])
+                                     self._hub_bases[(route_path.version, module, interface)],
+                                     translate=self.bridge.owner_pages(route_path.version, module, sender),
+                                     tolerated=self.observer.tolerated)
             target = open_routing.decide(ask, self.learned, lambda k: self.policy.admits(snapshot, ask, k, now))
             if target is None or target == hub_party:
                 if open_routing.broadcastable(module, interface, method):
-                    return self._broadcast(scope, route_path, ask, body, query_text, correlation_id, now)
+                    return await self._broadcast(scope, route_path, ask, platform, body, query_text, correlation_id,
+                                                 now)
                 raise InvalidParametersError(
                     f"no receiver: {method} {module} {interface.value} needs OCPI-to-country-code and "
                     "OCPI-to-party-id naming a party (GET all with OCPI-to = the hub works on SENDER list "
@@ -199,6 +228,12 @@ class RoutingApp:
         parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
         self.policy.admit(snapshot, ask, route.party, now)
         assert route.platform.outbound_auth is not None
+        crossing = self.bridge.crossing(route_path.version, module, method,
+                                        kinds(module, interface, method, route_path.segments), sender, platform,
+                                        route.party, route.platform, interface is InterfaceRole.SENDER,
+                                        route_path.segments)
+        if crossing is not None:
+            body = await crossing.request(body)
 
         query: str = scope.get("query_string", b"").decode("latin-1")
         if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
@@ -229,27 +264,46 @@ class RoutingApp:
             url = f"{url}?{query}"
         out_headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()),
                                         correlation_id.decode("latin-1"), sender.key, route.party.key,
-                                        json_body=body is not None)
+                                        json_body=body is not None,
+                                        routing=headerless.sends_routing_headers(route.platform))
         upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label, route.platform)
+        if crossing is not None:
+            upstream = await crossing.answer(upstream)
         if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
             open_routing.learn_from(ask, route.party.key, self.learned.learn)
-        parties.rebase = (route.endpoint, self._hub_bases[(module, interface)])
+        parties.rebase = (route.endpoint, self._hub_bases[(route_path.version, module, interface)])
         return upstream
 
-    def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, body: bytes | None, query: str,
-                   correlation_id: bytes, now: float) -> Response:
+    async def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, platform: Platform, body: bytes | None,
+                         query: str, correlation_id: bytes, now: float) -> Response:
         module, interface, sender = route_path.module, route_path.interface, ask.sender
         snapshot = self.registry.snapshot
         routes = self.policy.receivers(snapshot, ask, broadcast_routes(snapshot, sender, module, interface), now)
-        self.broadcaster.start(
-            routes, module=module, method=scope["method"], suffix=route_path.suffix, query=query,
-            body=body, hub_party=self.settings.hub_party, correlation_id=correlation_id.decode("latin-1"),
-            sender_label=sender.label,
-        )
+        method: str = scope["method"]
+        # Receivers of another version get the push translated into theirs, once per version.
+        said = ""
+        for version, group in _by_version(routes):
+            crossing = self.bridge.broadcast(route_path.version, module, method,
+                                             kinds(module, interface, method, route_path.segments), sender,
+                                             platform, version)
+            try:
+                sent = await crossing.request(body) if crossing is not None else body
+            except HubError as error:
+                said += f"; not to the {len(group)} OCPI {version} receivers: {error.message}"
+                routes = [r for r in routes if r not in group]
+                continue
+            if crossing is not None:
+                said += "; " + (crossing.report.message(route_path.version, version)
+                                or f"translated for the OCPI {version} receivers")
+            self.broadcaster.start(
+                group, module=module, method=method, suffix=route_path.suffix, query=query,
+                body=sent, hub_party=self.settings.hub_party, correlation_id=correlation_id.decode("latin-1"),
+                sender_label=sender.label,
+            )
         open_routing.learn_from(ask, self.settings.hub_party, self.learned.learn)
         hub_cc, hub_pid = self.settings.hub_party
         answer = envelope.encode(Envelope(status_code=1000, timestamp=envelope.timestamp(),
-                                          status_message=f"broadcast to {len(routes)} receivers"))
+                                          status_message=f"broadcast to {len(routes)} receivers{said}"))
         return Response(200, [(b"content-type", b"application/json"),
                                       (b"ocpi-from-country-code", hub_cc.encode()),
                                       (b"ocpi-from-party-id", hub_pid.encode()),
@@ -277,11 +331,16 @@ class RoutingApp:
             raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is suspended by the hub operator")
         body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
         body_view.read(body)  # the JSON check only: a callback's body is the receiver's result, not an object
+        crossing = self.bridge.callback(ticket.module, platform, target)
+        if crossing is not None:
+            body = await crossing.request(body)
         from_cc, _, from_pid = ticket.receiver_party.partition("*")
         to_cc, _, to_pid = ticket.sender_party.partition("*")
         out_headers = forwarded_headers(target.outbound_auth, str(uuid.uuid4()), correlation_id.decode("latin-1"),
-                                        (from_cc, from_pid), (to_cc, to_pid), json_body=True)
-        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party, target)
+                                        (from_cc, from_pid), (to_cc, to_pid), json_body=True,
+                                        routing=headerless.sends_routing_headers(target))
+        upstream = await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party, target)
+        return await crossing.answer(upstream) if crossing is not None else upstream
 
     async def _respond_upstream(self, send: Send, upstream: Response, request_id: bytes, correlation_id: bytes,
                                 rebase: tuple[str, str] | None, receiver_platform: int = -1) -> None:
@@ -325,9 +384,10 @@ class _Parties:
     """Who a request turned out to be from and for (inferred or open-routed ones included), for the
     request log and the liveness evidence."""
 
-    __slots__ = ("rebase", "receiver", "receiver_platform", "sender", "sender_platform")
+    __slots__ = ("interface", "rebase", "receiver", "receiver_platform", "sender", "sender_platform")
 
     def __init__(self) -> None:
+        self.interface = ""  # as decided (2.1.1: from the caller's role)
         self.sender = ""
         self.receiver = ""
         self.sender_platform = -1
@@ -338,6 +398,20 @@ class _Parties:
 
 class _Internal(HubError):
     pass
+
+
+def _by_version(routes: list[Route]) -> list[tuple[OcpiVersion, list[Route]]]:
+    groups: dict[OcpiVersion, list[Route]] = {}
+    for route in routes:
+        groups.setdefault(version_of(route.platform), []).append(route)
+    return list(groups.items())
+
+
+def _default_bridge(forwarder: Forwarder, settings: RoutingSettings, learned: LearnedRoutes,
+                    observer: RoutingObserver) -> Bridge:
+    memory = TranslationMemory(settings.translation_memory_bytes)
+    fetch = LocationFetcher(forwarder, settings.hub_party, memory)
+    return Bridge(memory, Contexts(memory, fetch, settings.command_timeout), learned, observer)
 
 
 def _error_kind(error: HubError) -> str:

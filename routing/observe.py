@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from routing.versions import TOLERATED as TRANSLATION_TOLERATED
+from routing.versions import Loss
+
 OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "bad_answer", "busy", "unauthorized", "forbidden",
             "denied", "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
@@ -14,7 +17,7 @@ ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")
 """Why the hub refused a receiver's answer (the ``reason`` label of ocpihub_answers_refused_total)."""
 
 TOLERATED = ("link_header", "location_header", "content_length_and_chunked", "inbound_token_spelling",
-             "outbound_token_spelling")
+             "outbound_token_spelling", "unpaginated_answer", *TRANSLATION_TOLERATED)
 """Partner deviations the hub works around (the ``kind`` label of ocpihub_tolerated_deviations_total)."""
 
 
@@ -63,6 +66,10 @@ class RoutingObserver(Protocol):
         """The policy refused a request (``rule``: one of ``routing.errors.RULES``)."""
         ...
 
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
+        """A document crossed versions without these fields (``routing.versions.ALL_LOSSES``)."""
+        ...
+
 
 class NoObserver:
     def request_started(self) -> None:
@@ -81,4 +88,7 @@ class NoObserver:
         pass
 
     def denied(self, rule: str) -> None:
+        pass
+
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
         pass
