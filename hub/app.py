@@ -53,6 +53,7 @@ from routing.modules import CALLBACK_PREFIX
 from routing.outbound_guard import Resolver
 from routing.perimeter import Perimeter, PerimeterSettings
 from routing.policy import Policy
+from routing.translation_memory import TranslationMemory
 from routing.version_endpoints import (
     HUB_VERSIONS,
     credentials_path,
@@ -159,7 +160,8 @@ class HubApp:
             await liveness.start()
             stack.push_async_callback(liveness.stop)
             learned = LearnedRoutes(max_per_kind=config.learned_routes_max)
-            learned_sync = LearnedSync(learned, pool, outage=outage)
+            memory = TranslationMemory(config.translation_memory_bytes)
+            learned_sync = LearnedSync(learned, pool, outage=outage, memory=memory)
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
             # The registration client: every address checked by the guard, partners' certificates by
@@ -185,6 +187,7 @@ class HubApp:
                 await sealing.shared_key(pool, "callback_signing_key", self.keyring),
                 observer=HubObserver(metrics, access_log, liveness),
                 learned=learned,
+                memory=memory,
                 broadcast_concurrency=config.broadcast_concurrency,
                 policy=Policy(agreements_required=config.agreements == "required"),
                 perimeter=Perimeter(PerimeterSettings(

@@ -1,6 +1,7 @@
-"""Shares what open routing learns: this replica's new entries go to the database in batches, and
-entries other replicas wrote come back into memory, once a second. Nothing here is on the request
-path; a lookup is a dict access on ``routing.learned.LearnedRoutes``."""
+"""Shares what open routing learns, and the token facts the version bridge learns: this replica's new
+entries go to the database in batches, and entries other replicas wrote come back into memory, once a
+second. Nothing here is on the request path; a lookup is a dict access on
+``routing.learned.LearnedRoutes`` or ``routing.translation_memory.TranslationMemory``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from typing import Any
 from hub.background import cancel
 from partners import store
 from partners.outage import Backoff, Outage
+from partners.token_facts_store import load_token_facts, save_token_facts
 from routing.learned import Kind, LearnedRoutes
+from routing.translation_memory import TokenFacts, TranslationMemory
 
 
 class LearnedSync:
     def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0,
-                 outage: Outage | None = None) -> None:
+                 outage: Outage | None = None, memory: TranslationMemory | None = None) -> None:
         self.learned = learned
+        self.memory = memory
+        self._facts_since: Any = None
         self.pool = pool
         self.interval = interval
         self.outage = outage or Outage(store.unreachable)
@@ -49,6 +54,21 @@ class LearnedSync:
                 self.learned.merge(Kind(kind_text), (owner_cc, owner_pid), object_id, (country_code, party_id))
         # Overlap the next window a little: a row committed late with an earlier timestamp is still seen.
         self._since = now - datetime.timedelta(seconds=5)
+        if self.memory is not None:
+            await self._sync_facts(self.memory)
+
+    async def _sync_facts(self, memory: TranslationMemory) -> None:
+        pending = memory.take_pending()
+        try:
+            await save_token_facts(self.pool, [(o[0], o[1], contract, f.uid, f.type) for o, contract, f in pending])
+        except Exception:
+            for owner, contract, facts in pending:  # try again next round
+                memory.pending.setdefault((owner, contract), facts)
+            raise
+        rows, now = await load_token_facts(self.pool, self._facts_since, memory.contract_capacity)
+        for owner_cc, owner_pid, contract, uid, token_type in rows:
+            memory.merge_contract((owner_cc, owner_pid), contract, TokenFacts(uid, token_type))
+        self._facts_since = now - datetime.timedelta(seconds=5)
 
     async def _run(self) -> None:
         backoff = Backoff(initial=self.interval)

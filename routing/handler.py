@@ -117,7 +117,7 @@ class RoutingApp:
         broadcast_concurrency: int = 64,
         policy: Policy | None = None,
         perimeter: Perimeter | None = None,
-        bridge: Bridge | None = None,
+        memory: TranslationMemory | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -129,7 +129,7 @@ class RoutingApp:
         self.policy = policy or Policy(agreements_required=False)
         self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
-        self.bridge = bridge or _default_bridge(forwarder, settings, self.learned, self.observer)
+        self.bridge = _bridge(forwarder, settings, self.learned, self.observer, memory)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per version, module and interface: what Link/Location headers are rebased on.
         self._hub_bases = {(v, m, i): settings.public_url + hub_endpoint_path(m, i, v)
@@ -407,9 +407,9 @@ def _by_version(routes: list[Route]) -> list[tuple[OcpiVersion, list[Route]]]:
     return list(groups.items())
 
 
-def _default_bridge(forwarder: Forwarder, settings: RoutingSettings, learned: LearnedRoutes,
-                    observer: RoutingObserver) -> Bridge:
-    memory = TranslationMemory(settings.translation_memory_bytes)
+def _bridge(forwarder: Forwarder, settings: RoutingSettings, learned: LearnedRoutes, observer: RoutingObserver,
+            memory: TranslationMemory | None) -> Bridge:
+    memory = memory or TranslationMemory(settings.translation_memory_bytes)
     fetch = LocationFetcher(forwarder, settings.hub_party, memory)
     return Bridge(memory, Contexts(memory, fetch, settings.command_timeout), learned, observer)
 

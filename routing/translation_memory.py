@@ -7,6 +7,9 @@ document itself says.
 * Tokens, by (eMSP, uid), and their contract ids: a 2.1.1 Session or CDR names only the contract
   (``auth_id``), where 2.2 on need the token's ``uid`` and ``type``; a 2.1.1 AuthorizationInfo lacks the
   Token 2.2 requires. Kept from the Tokens the hub translated (pushes, pages, commands, authorizations).
+  The contract facts are also queued for ``hub.learning`` to share with every process and replica
+  through the database (``partners/token_facts_store.py``), as open routing's learned routes are;
+  whole Tokens stay in the process that saw them.
 
 Only crossing traffic fills it: same-version bytes never enter the version bridge. Bounded by bytes
 (least recently used first out); documents are kept as the bytes they came in, and decoded on use.
@@ -82,6 +85,7 @@ class TranslationMemory:
         self._locations: _Lru[tuple[PartyKey, str], tuple[OcpiVersion, bytes]] = _Lru(max_bytes // 2)
         self._tokens: _Lru[tuple[PartyKey, str], tuple[OcpiVersion, bytes]] = _Lru(max_bytes // 4)
         self._contracts: _Lru[tuple[PartyKey, str], TokenFacts] = _Lru(max_bytes // 4)
+        self.pending: dict[tuple[PartyKey, str], TokenFacts] = {}
 
     # -- Locations --------------------------------------------------------------------------------------
     def remember_location(self, owner: PartyKey, version: OcpiVersion, raw: bytes, location_id: str) -> None:
@@ -109,9 +113,25 @@ class TranslationMemory:
         contract = _text(document.get("contract_id" if version is not OcpiVersion.V2_1_1 else "auth_id"))
         token_type = _text(document.get("type"))
         if contract is not None and token_type is not None:
-            self._contracts.put((owner, contract.upper()), TokenFacts(uid, token_type),
-                                len(contract) + len(uid) + _ENTRY_OVERHEAD)
+            facts = TokenFacts(uid, token_type)
+            if self.contract(owner, contract) != facts:
+                self.merge_contract(owner, contract, facts)
+                self.pending[(owner, contract)] = facts
         return contract
+
+    def merge_contract(self, owner: PartyKey, contract_id: str, facts: TokenFacts) -> None:
+        """A fact another process learned (or this one before a restart): kept, not queued again."""
+        self._contracts.put((owner, contract_id.upper()), facts, len(contract_id) + len(facts.uid) + _ENTRY_OVERHEAD)
+
+    def take_pending(self) -> list[tuple[PartyKey, str, TokenFacts]]:
+        taken = [(owner, contract, facts) for (owner, contract), facts in self.pending.items()]
+        self.pending.clear()
+        return taken
+
+    @property
+    def contract_capacity(self) -> int:
+        """About how many contract facts fit (what a process loads at start)."""
+        return max(1, self._contracts.max_bytes // (_ENTRY_OVERHEAD + 40))
 
     def token(self, owner: PartyKey, uid: str) -> VersionedDocument | None:
         found = self._tokens.get((owner, uid.upper()))
