@@ -97,6 +97,7 @@ class Broadcaster:
         self._tasks: list[asyncio.Task[None]] = []
         self._workers: list[tuple[asyncio.Task[None], _Slot]] = []
         self._closing = False
+        self._round_soon: asyncio.Handle | None = None
         self._tally = BroadcastTally()
         self._request_ids = _request_ids()
 
@@ -238,6 +239,7 @@ class Broadcaster:
         """Expire what waited too long, stop deliveries past their time, and hand the batched counts and
         the backlog's state over."""
         self._watch()
+        self._round_soon = None
         backlog = self.backlog
         now = self.clock()
         expired = backlog.expire(now)
@@ -281,6 +283,9 @@ class Broadcaster:
                 backlog.requeue(entry)
                 raise
             backlog.done(entry)
+            if not backlog.entries and self._round_soon is None:
+                # Idle again: counts and gauges go out now rather than at the next round.
+                self._round_soon = loop.call_soon(self._round)
 
     async def _deliver(self, entry: Entry, slot: _Slot) -> None:
         push = entry.push
@@ -326,6 +331,7 @@ class Broadcaster:
             else:
                 status = response.status
                 ocpi = _ocpi_status(response.body) if status < 400 else None
+                response.release()  # read: its bytes no longer count against the answer budget
                 if status >= 400 or (ocpi is not None and not 1000 <= ocpi < 2000):
                     outcome = "rejected"
                     detail = f"receiver {label} answered HTTP {status}" + (f", OCPI {ocpi}" if ocpi else "")
