@@ -23,6 +23,12 @@ No I/O and no clock of its own (``now`` is passed in), so every rule here is a t
   entries too).
 * **Fairness.** Receivers take turns, and each has at most ``receiver_concurrency`` deliveries in
   flight, so a slow receiver ties up that many workers, not all of them.
+
+Entries and lanes are linked lists of msgspec Structs with ``gc=False``: the garbage collector does not
+track them, so a full collection costs the same with an empty backlog as with a full one (measured with
+tracked objects: ~100 ms at 100,000 entries, ~230 ms at 200,000, each one a pause of the event loop).
+That is safe because nothing here is left in a cycle: an entry is unlinked from its neighbours when it
+leaves its lane, and a lane or receiver is dropped only when it holds no entries.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import msgspec
 ReceiverKey = tuple[int, str, str]
 """``(platform id, country code, party id)`` of a receiving party."""
 
-ENTRY_BYTES = 400
+ENTRY_BYTES = 256
 """Memory one waiting entry takes beyond its body (entry, lane, queue slots), measured by
 ``tests/unit/test_backlog.py`` with tracemalloc; counted against the byte limits."""
 
@@ -140,20 +146,22 @@ def _object(payload: Payload | None) -> dict[str, msgspec.Raw] | None:
 QUEUED, IN_FLIGHT, DONE = 0, 1, 2
 
 
-class Entry:
+class Entry(msgspec.Struct, gc=False, eq=False):
     """One delivery to one receiver: the latest push it carries (``push``; paths and ids come from it),
     its body (``payload``: the push's own, or a merge of several), the method to send, and ``since``, when
-    the oldest push it carries was accepted."""
+    the oldest push it carries was accepted. ``prev``/``next`` link it into its lane."""
 
-    __slots__ = ("lane", "method", "payload", "push", "since", "state")
+    push: Push
+    lane: _Lane
+    payload: Payload | None
+    method: str
+    since: float
+    state: int = QUEUED
+    prev: Entry | None = None
+    next: Entry | None = None
 
-    def __init__(self, push: Push, lane: _Lane) -> None:
-        self.push = push
-        self.payload = push.payload
-        self.method = push.method
-        self.since = push.since
-        self.lane = lane
-        self.state = QUEUED
+    def __repr__(self) -> str:  # the default would follow prev/next through the whole lane
+        return f"Entry({self.method} {self.push.module}{self.push.path} for {self.lane.receiver.key})"
 
     @property
     def body(self) -> bytes | None:
@@ -169,15 +177,47 @@ class Entry:
         return self.push.base_bytes + (len(self.payload.data) if self.payload is not None else 0)
 
 
-class _Lane:
-    __slots__ = ("busy", "entries", "key", "ready", "receiver")
+class _Lane(msgspec.Struct, gc=False, eq=False):
+    """One object's waiting entries for one receiver, oldest first (``head``)."""
 
-    def __init__(self, key: str, receiver: _Receiver) -> None:
-        self.key = key
-        self.receiver = receiver
-        self.entries: list[Entry] = []
-        self.busy = False  # an entry of this lane is in flight
-        self.ready = False  # this lane is in its receiver's ready queue
+    key: str
+    receiver: _Receiver
+    head: Entry | None = None
+    tail: Entry | None = None
+    busy: bool = False  # an entry of this lane is in flight
+    ready: bool = False  # this lane is in its receiver's ready queue
+
+    def __repr__(self) -> str:
+        return f"Lane({self.key} for {self.receiver.key})"
+
+    def append(self, entry: Entry) -> None:
+        entry.prev = self.tail
+        if self.tail is None:
+            self.head = entry
+        else:
+            self.tail.next = entry
+        self.tail = entry
+
+    def push_front(self, entry: Entry) -> None:
+        entry.next = self.head
+        entry.prev = None
+        if self.head is None:
+            self.tail = entry
+        else:
+            self.head.prev = entry
+        self.head = entry
+
+    def unlink(self, entry: Entry) -> None:
+        before, after = entry.prev, entry.next
+        if before is None:
+            self.head = after
+        else:
+            before.next = after
+        if after is None:
+            self.tail = before
+        else:
+            after.prev = before
+        entry.prev = entry.next = None
 
 
 class _Receiver:
@@ -285,15 +325,17 @@ class Backlog:
 
     def _coalescing_target(self, lane: _Lane, push: Push) -> tuple[Entry | None, Payload | None]:
         """The waiting entry ``push`` supersedes in ``lane`` and the body it will then carry, if any."""
-        entries = lane.entries
         key = push.key
-        for i in range(len(entries) - 1, max(-1, len(entries) - 1 - SCAN), -1):
-            entry = entries[i]
+        entry = lane.tail
+        for _ in range(SCAN):
+            if entry is None:
+                break
             other = entry.push.key
             if other == key:
                 return _combine(entry, push)
             if _overlaps(key, other):
                 return None, None
+            entry = entry.prev
         return None, None
 
     def _append(self, key: ReceiverKey, r: _Receiver | None, lane: _Lane | None, push: Push) -> None:
@@ -301,8 +343,8 @@ class Backlog:
             r = self._receivers[key] = _Receiver(key)
         if lane is None:
             lane = r.lanes[push.lane] = _Lane(push.lane, r)
-        entry = Entry(push, lane)
-        lane.entries.append(entry)
+        entry = Entry(push, lane, push.payload, push.method, push.since)
+        lane.append(entry)
         self._fifo.append(entry)
         self._ref(entry.payload)
         r.entries += 1
@@ -363,15 +405,16 @@ class Backlog:
         while ready:
             lane = ready.popleft()
             lane.ready = False
-            entries = lane.entries
-            while entries and entries[0].since < cutoff:
-                expired = entries.pop(0)
+            while lane.head is not None and lane.head.since < cutoff:
+                expired = lane.head
+                lane.unlink(expired)
                 self._release(expired)
                 self.expired_on_take.append(expired)
-            if not entries:
+            entry = lane.head
+            if entry is None:
                 del r.lanes[lane.key]
                 continue
-            entry = entries.pop(0)
+            lane.unlink(entry)
             entry.state = IN_FLIGHT
             lane.busy = True
             r.in_flight += 1
@@ -385,7 +428,7 @@ class Backlog:
         lane.busy = False
         r.in_flight -= 1
         self._release(entry)
-        if lane.entries:
+        if lane.head is not None:
             lane.ready = True
             r.ready.append(lane)
         else:
@@ -400,7 +443,7 @@ class Backlog:
         lane.busy = False
         r.in_flight -= 1
         entry.state = QUEUED
-        lane.entries.insert(0, entry)
+        lane.push_front(entry)
         if not lane.ready:
             lane.ready = True
             r.ready.append(lane)
@@ -433,13 +476,9 @@ class Backlog:
             if entry.since >= cutoff:
                 break
             fifo.popleft()
-            # The oldest waiting entry in queue order is the first of its lane (lanes keep queue order),
-            # except after a requeue at shutdown.
-            entries = entry.lane.entries
-            if entries[0] is entry:
-                entries.pop(0)
-            else:
-                entries.remove(entry)
+            # The oldest waiting entry in queue order is the first of its lane (lanes keep queue order)
+            # but for a requeue at shutdown; unlinking works wherever it is.
+            entry.lane.unlink(entry)
             self._release(entry)
             out.append(entry)
         return out
@@ -461,10 +500,10 @@ class Backlog:
         out: list[Entry] = []
         for r in list(self._receivers.values()):
             for lane in list(r.lanes.values()):
-                for entry in lane.entries:
+                while (entry := lane.head) is not None:
+                    lane.unlink(entry)
                     self._release(entry)
                     out.append(entry)
-                lane.entries = []
                 lane.ready = False
                 if not lane.busy:
                     del r.lanes[lane.key]

@@ -10,7 +10,6 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +18,7 @@ import pytest
 
 from partners.outbox import OutboxRow, PostgresOutbox
 from partners.store import create_pool, migrate
+from tests.integration.test_hub_features import eventually
 from tests.integration.test_operations import metric, register, scrape
 from tests.support.network import Network, RunningHub
 from tests.support.partner import FakePlatform, Received, cpo, emsp, envelope, location, token_header
@@ -28,14 +28,6 @@ from tests.support.servers import free_port, raw_tcp_server
 pytestmark = pytest.mark.anyio
 HUB = ("NL", "HUB")
 STATUSES = ["AVAILABLE", "CHARGING", "BLOCKED", "OUTOFORDER", "AVAILABLE", "CHARGING"]
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def pushes_to(platform: FakePlatform, prefix: str = "/receiver/locations") -> list[Received]:
@@ -89,7 +81,7 @@ async def test_one_object_is_never_in_flight_twice_and_ends_in_its_latest_state(
             assert status_code == 200 and answer["status_code"] == 1000
             await asyncio.sleep(0.005)
     wanted = {f"/receiver/locations{p}": STATUSES[-1] for p in evses}
-    await eventually(lambda: latest(late) == wanted and latest(quick) == wanted)
+    await eventually(lambda: latest(late) == wanted and latest(quick) == wanted, timeout=5)
     assert late.most_in_flight == 1, "never two deliveries in flight for one receiver and object"
     for path in wanted:
         seen = [r.json()["last_updated"] for r in pushes_to(late) if r.path == path]
@@ -150,7 +142,7 @@ async def test_a_full_backlog_refuses_the_push_for_everyone_and_drops_nothing(ne
     assert body["status_code"] == 4000 and "DE*SLO" in body["status_message"]
     assert "nothing of this push was accepted" in body["status_message"]
     wanted = {f"/receiver/locations/NL/CPO/LOC{n}" for n in range(3)}
-    await eventually(lambda: {r.path for r in slow.received} == wanted)
+    await eventually(lambda: {r.path for r in slow.received} == wanted, timeout=5)
     assert {r.path for r in quick.received} == wanted, "a refused push reaches nobody"
     text = await wait_metric(hub, "ocpihub_broadcast_deliveries_total", 6, module="locations", outcome="ok")
     assert metric(text, "ocpihub_broadcast_refused_total", reason="receiver_entries") == 2
@@ -335,7 +327,7 @@ async def test_sigterm_writes_the_backlog_and_the_next_start_delivers_the_latest
                                                        to=HUB, body={"status": status, "last_updated": stamp(n)})
                 assert status_code == 200
         wanted = {f"/receiver/locations/NL/CPO/LOC{evse}/EVSE1": STATUSES[2] for evse in range(8)}
-        await eventually(lambda: latest(quick) == wanted)
+        await eventually(lambda: latest(quick) == wanted, timeout=10)
         quick_count = len(quick.received)
         assert latest(slow) != wanted, "the slow receiver still has a backlog"
         hub.proc.send_signal(signal.SIGTERM)
