@@ -6,6 +6,9 @@ Every figure is a ratio against a baseline measured in the same run, on the same
 
 * **raw client**: the hub's own outbound client (``routing.upstream_client``) alone, on the hub's core,
   sending the same PATCH to the same receiver as fast as it can: what deliveries/s could be at best.
+* **in process**: the broadcaster alone (backlog, workers, forwarder; pushes by direct call) and the raw
+  client, one after the other in one process: CPU time per delivery against CPU time per request, the
+  figure that holds up best on a shared machine.
 * **sustained**, at 10, 100 and 1,000 receivers: open-loop status PATCHes (random EVSEs out of 100,000, so
   little coalesces) at the highest rate the hub delivers without refusing or growing its backlog (a
   saturating probe first, then 0.9x of it, lowered until clean). Deliveries/s against the raw client.
@@ -139,6 +142,50 @@ async def _raw_client(url: str, seconds: float, concurrency: int) -> dict[str, A
     cpu = time.process_time() - cpu
     await client.close()
     return {"requests_per_second": round(done / elapsed), "cpu_us_per_request": round(cpu / done * 1e6, 1)}
+
+
+async def _in_process(url_base: str, receivers: int, pushes: int) -> dict[str, Any]:
+    """The broadcaster (backlog, workers, forwarder; pushes by direct call, no HTTP in front) against the
+    raw client, one after the other in one process: CPU time per delivery and per request measured the
+    same way at nearly the same moment, so that what else runs on the machine weighs on both alike."""
+    from partners.model import ConnectionStatus, InterfaceRole, Role
+    from partners.registry import Party, Platform, Registry, Snapshot
+    from routing.broadcast import Broadcaster, BroadcastSettings
+    from routing.forward import Forwarder
+    from routing.observe import NoObserver
+    from routing.resolve import Route
+
+    raw = await _raw_client(f"{url_base}/receiver/locations/NL/CPO/LOC1/EVSE1", 2.0, 64)
+    parties = tuple(Party(country_code="DE", party_id=f"{n:03d}", role=Role.EMSP, platform_id=1)
+                    for n in range(receivers))
+    endpoint = f"{url_base}/receiver/locations"
+    platform = Platform(id=1, name="receivers", status=ConnectionStatus.CONNECTED, registered=True, versions_url=None,
+                        version="2.2.1", endpoints={("locations", InterfaceRole.RECEIVER): endpoint}, parties=parties,
+                        outbound_auth="Token YmVuY2g=")
+    registry = Registry()
+    registry.swap(Snapshot({1: platform}, {}, {}))
+    routes = [Route(party, platform, endpoint) for party in parties]
+    forwarder = Forwarder(connect_timeout=5, request_timeout=30, connections_per_receiver=64)
+    broadcaster = Broadcaster(forwarder, NoObserver(), registry, BroadcastSettings(), hub_party=("NL", "HUB"))
+    await broadcaster.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    for k in range(pushes):
+        broadcaster.push(routes, module="locations", method="PATCH", suffix=f"/NL/CPO/LOC{k}/EVSE1", query="",
+                         body=status_body(k), correlation_id="bench", sender_label="NL*CPO")
+        while broadcaster.backlog.entries > 20 * receivers + 2000:
+            await asyncio.sleep(0.001)
+    while broadcaster.backlog.entries:
+        await asyncio.sleep(0.001)
+    cpu, elapsed = time.process_time() - cpu, time.perf_counter() - started
+    await broadcaster.close()
+    await forwarder.close()
+    deliveries = pushes * receivers
+    per_delivery = cpu / deliveries * 1e6
+    return {"receivers": receivers, "raw_client_cpu_us_per_request": raw["cpu_us_per_request"],
+            "broadcast_cpu_us_per_delivery": round(per_delivery, 1),
+            "raw_client_cpu_over_broadcast_cpu": round(raw["cpu_us_per_request"] / per_delivery, 3),
+            "raw_client_requests_per_second": raw["requests_per_second"],
+            "broadcast_deliveries_per_second": round(deliveries / elapsed)}
 
 
 def _run_async(coro: Any) -> Any:
@@ -413,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] == "rawclient":
         print(json.dumps(_run_async(_raw_client(args[1], float(args[2]), int(args[3])))))
         return 0
+    if args and args[0] == "inprocess":
+        print(json.dumps(_run_async(_in_process(args[1], int(args[2]), int(args[3])))))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter windows, 10 and 100 receivers")
     parser.add_argument("--tiny", action="store_true", help="smoke check for the test suite (about a minute)")
@@ -450,6 +500,14 @@ def main(argv: list[str] | None = None) -> int:
                 raw = json.loads(raw_out.stdout)
                 results["raw_client"] = raw
                 print(f"raw client: {raw}", flush=True)
+                results["in_process"] = []
+                for n in sizes:
+                    pushes = max(20, (6_000 if opts.tiny else 60_000) // n)
+                    done = subprocess.run(pinned(SERVER_CPU, [PY, "-m", "benchmarks.broadcast", "inprocess", up_base,
+                                                              str(n), str(pushes)]),
+                                          check=True, capture_output=True, text=True, timeout=600)
+                    results["in_process"].append(json.loads(done.stdout))
+                    print(f"in process: {results['in_process'][-1]}", flush=True)
                 results["receivers"] = []
                 for n, cc in zip(sizes, ("RA", "RB", "RC"), strict=False):
                     row = receivers_scenario(dsn, up_base, n, cc, windows, raw, tmp)
@@ -471,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"raw_client": results["raw_client"]}
+    out: dict[str, Any] = {"raw_client": results["raw_client"],
+                           "in_process_cpu_ratio": {r["receivers"]: r["raw_client_cpu_over_broadcast_cpu"]
+                                                    for r in results["in_process"]}}
     for row in results["receivers"]:
         n = row["receivers"]
         over = row["overload"]

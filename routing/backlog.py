@@ -98,8 +98,8 @@ def _overlaps(a: str, b: str) -> bool:
 class Push:
     """One admitted push: the same request for every receiver (entries share it)."""
 
-    __slots__ = ("_doc", "_merged", "correlation_id", "key", "lane", "method", "module", "path", "payload",
-                 "query", "sender", "since")
+    __slots__ = ("_doc", "_merged", "base_bytes", "correlation_id", "key", "lane", "method", "module", "path",
+                 "payload", "query", "sender", "since")
 
     def __init__(self, module: str, method: str, path: str, query: str, body: bytes | None, *, since: float,
                  correlation_id: str = "", sender: str = "") -> None:
@@ -115,6 +115,8 @@ class Push:
         self.sender = sender
         self._doc: dict[str, msgspec.Raw] | bool | None = False
         self._merged: dict[int, Payload] = {}
+        # What an entry of this push counts beyond its body.
+        self.base_bytes = ENTRY_BYTES + len(path) + len(query)
 
     def doc(self) -> dict[str, msgspec.Raw] | None:
         """The body as a JSON object of raw values (None when it is no JSON object), decoded once."""
@@ -127,10 +129,6 @@ class Push:
         """Drop what admission needed (decoded body, merges): entries keep the push for long."""
         self._doc = False
         self._merged.clear()
-
-    @property
-    def base_bytes(self) -> int:
-        return ENTRY_BYTES + len(self.path) + len(self.query)
 
 
 def _object(payload: Payload | None) -> dict[str, msgspec.Raw] | None:

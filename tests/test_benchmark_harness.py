@@ -54,6 +54,8 @@ def test_tiny_broadcast_benchmark_run_produces_results(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     results = json.loads((tmp_path / "broadcast.json").read_text())
     assert results["raw_client"]["requests_per_second"] > 0
+    [in_process] = results["in_process"]
+    assert in_process["broadcast_cpu_us_per_delivery"] > 0 and in_process["raw_client_cpu_over_broadcast_cpu"] > 0
     [row] = results["receivers"]
     assert row["receivers"] == 10 and row["sustained"]["deliveries_per_second"] > 0
     overload = row["overload"]
