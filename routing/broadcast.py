@@ -120,6 +120,11 @@ class Broadcaster:
                                                 result.queued, result.coalesced))
         return result
 
+    @property
+    def pending(self) -> int:
+        """Deliveries accepted and not yet ended (waiting or in flight)."""
+        return self.backlog.entries
+
     def _wake(self, count: int) -> None:
         idle = self._idle
         while count > 0 and idle:
