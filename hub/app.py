@@ -183,6 +183,7 @@ class HubApp:
                 learned=learned,
                 broadcast=broadcast_settings(config),
                 outbox=PostgresOutbox(pool),
+                database_health=outage,
                 policy=Policy(agreements_required=config.agreements == "required"),
                 perimeter=Perimeter(PerimeterSettings(
                     rate_limit=config.rate_limit, rate_limit_burst=config.rate_limit_burst,

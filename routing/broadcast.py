@@ -57,6 +57,14 @@ class Outbox(Protocol):
     async def claim(self, limit: int) -> list[OutboxRow]: ...
 
 
+class DatabaseHealth(Protocol):
+    """Where the outbox poll reports losing and regaining the database (``partners.outage.Outage``)."""
+
+    def failed(self, part: str, error: BaseException) -> None: ...
+
+    def ok(self, part: str) -> None: ...
+
+
 class BroadcastSettings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 64
     limits: Limits = Limits(receiver_entries=50_000, receiver_bytes=32 * 2**20, total_entries=200_000,
@@ -84,13 +92,14 @@ def _ocpi_status(body: bytes) -> int | None:
 class Broadcaster:
     def __init__(self, forwarder: Forwarder, observer: RoutingObserver, registry: Registry,
                  settings: BroadcastSettings, *, hub_party: PartyKey, outbox: Outbox | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 health: DatabaseHealth | None = None, clock: Callable[[], float] = time.time) -> None:
         self.forwarder = forwarder
         self.observer = observer
         self.registry = registry
         self.settings = settings
         self.hub_party = hub_party
         self.outbox = outbox
+        self.health = health
         self.clock = clock
         self.backlog = Backlog(settings.limits)
         self._idle: list[asyncio.Future[None]] = []
@@ -145,8 +154,7 @@ class Broadcaster:
         self._tasks = [asyncio.create_task(self._every(self.settings.stats_seconds, self._round),
                                            name="broadcast-stats")]
         if self.outbox is not None:
-            self._tasks.append(asyncio.create_task(self._every(self.settings.outbox_poll_seconds, self.restore),
-                                                   name="broadcast-outbox"))
+            self._tasks.append(asyncio.create_task(self._poll_outbox(), name="broadcast-outbox"))
 
     async def close(self) -> None:
         """Refuse new pushes, deliver for up to ``shutdown_seconds``, then write what is left to the
@@ -218,17 +226,31 @@ class Broadcaster:
         self._wake(queued)
         log.info("took over broadcast deliveries from the outbox", extra={"count": len(rows)})
 
-    async def _every(self, seconds: float, job: Callable[[], object]) -> None:
+    async def _every(self, seconds: float, job: Callable[[], None]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
-                result = job()
-                if asyncio.iscoroutine(result):
-                    await result
+                job()
+            except Exception:
+                log.warning("broadcast bookkeeping failed; retrying", exc_info=True)
+
+    async def _poll_outbox(self) -> None:
+        """What other replicas left in the outbox, taken over as it appears. A database outage is
+        reported to ``health`` (one warning for the whole hub, and readiness), not logged per retry."""
+        while True:
+            await asyncio.sleep(self.settings.outbox_poll_seconds)
+            try:
+                await self.restore()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("broadcast background job failed; retrying", exc_info=True)
+            except Exception as exc:
+                if self.health is None:
+                    log.warning("could not read the broadcast outbox; retrying", exc_info=True)
+                else:
+                    self.health.failed("broadcast outbox", exc)
+            else:
+                if self.health is not None:
+                    self.health.ok("broadcast outbox")
 
     def _watch(self) -> None:
         """Stop deliveries that take longer than the request timeout: one check a round for every

@@ -30,7 +30,7 @@ from partners.errors import (
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
 from routing import body_view, callbacks, envelope, open_routing
-from routing.broadcast import Broadcaster, BroadcastSettings, Outbox
+from routing.broadcast import Broadcaster, BroadcastSettings, DatabaseHealth, Outbox
 from routing.errors import BacklogFullError, DeniedError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import get_all
@@ -96,6 +96,7 @@ class RoutingApp:
         learned: LearnedRoutes | None = None,
         broadcast: BroadcastSettings | None = None,
         outbox: Outbox | None = None,
+        database_health: DatabaseHealth | None = None,
         policy: Policy | None = None,
         perimeter: Perimeter | None = None,
     ) -> None:
@@ -109,7 +110,7 @@ class RoutingApp:
         self.policy = policy or Policy(agreements_required=False)
         self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, registry, broadcast or BroadcastSettings(),
-                                       hub_party=settings.hub_party, outbox=outbox)
+                                       hub_party=settings.hub_party, outbox=outbox, health=database_health)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
         self._hub_bases = {(m, i): settings.public_url + hub_endpoint_path(m, i)

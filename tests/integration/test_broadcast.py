@@ -225,8 +225,9 @@ async def test_every_outcome_is_counted_and_every_failure_logged(net: Network,
 
 
 async def test_health_and_direct_routing_keep_answering_while_pushes_pour_in(net: Network) -> None:
+    # No per-platform rate limit: every 429 here is the backlog's.
     hub = await net.hub(broadcast_backlog_entries=200, broadcast_receiver_backlog_entries=50,
-                        broadcast_receiver_concurrency=2)
+                        broadcast_receiver_concurrency=2, rate_limit=0)
     station = await net.registered(hub, cpo("cpo"))
     receivers = [await net.registered(hub, emsp(f"msp{n}", "DE", f"M{n:02d}", delay=0.02)) for n in range(4)]
     url = station.hub_endpoints[("locations", "RECEIVER")]
