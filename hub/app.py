@@ -7,6 +7,7 @@ routing) and closes them in reverse.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -42,10 +43,13 @@ from partners.errors import (
     ServerError,
 )
 from partners.outage import Outage
+from partners.outbox import PostgresOutbox
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry, party_key
 from partners.secrets import Keyring, SecretsKeyError
 from partners.sync import RegistrySync
+from routing.backlog import Limits
+from routing.broadcast import BroadcastSettings
 from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
@@ -188,7 +192,9 @@ class HubApp:
                 observer=HubObserver(metrics, access_log, liveness),
                 learned=learned,
                 memory=memory,
-                broadcast_concurrency=config.broadcast_concurrency,
+                broadcast=broadcast_settings(config),
+                outbox=PostgresOutbox(pool),
+                database_health=outage,
                 policy=Policy(agreements_required=config.agreements == "required"),
                 perimeter=Perimeter(PerimeterSettings(
                     rate_limit=config.rate_limit, rate_limit_burst=config.rate_limit_burst,
@@ -196,8 +202,11 @@ class HubApp:
                     trusted_proxies=config.trusted_proxy_networks, client_cert_header=config.tls_client_cert_header,
                 ), registry, metrics),
             )
-            # Accepted broadcasts are delivered before the outbound client closes.
-            stack.push_async_callback(routing.broadcaster.drain, config.request_timeout + 1)
+            metrics.backlog_limits(config.broadcast_backlog_entries, config.broadcast_backlog_bytes)
+            # Before serving: what a stopped process left in the outbox goes first. At shutdown the
+            # backlog is delivered or written to the outbox before the outbound client and the pool close.
+            await routing.broadcaster.start()
+            stack.push_async_callback(routing.broadcaster.close)
             registrar = Registrar(pool, sync, http, identity, guard, outbound_tls, self.keyring,
                                   token_grace_seconds=config.token_grace_seconds, tolerated=metrics.tolerated)
             stack.push_async_callback(registrar.close)
@@ -211,10 +220,14 @@ class HubApp:
             )
             app.state.hub = state
             self.state = state
+            # What startup built lives as long as the process: out of the collector's way, a full
+            # collection takes ~5 ms instead of ~60 ms here (a pause on every request in flight).
+            gc.freeze()
             try:
                 yield
             finally:
                 self.state = None
+                gc.unfreeze()
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:
@@ -252,6 +265,17 @@ def _version_routes() -> list[Route]:
         for path, endpoint, methods in paths:
             routes += [Route(path.rstrip("/"), endpoint, methods=methods), Route(path, endpoint, methods=methods)]
     return routes
+
+
+def broadcast_settings(config: Config) -> BroadcastSettings:
+    return BroadcastSettings(
+        workers=config.broadcast_concurrency,
+        limits=Limits(receiver_entries=config.broadcast_receiver_backlog_entries,
+                      receiver_bytes=config.broadcast_receiver_backlog_bytes,
+                      total_entries=config.broadcast_backlog_entries, total_bytes=config.broadcast_backlog_bytes,
+                      max_age=config.broadcast_max_age, receiver_concurrency=config.broadcast_receiver_concurrency),
+        shutdown_seconds=config.broadcast_shutdown_seconds,
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -73,6 +73,14 @@ class Platform(msgspec.Struct, frozen=True, kw_only=True):
     # None: no such token. The first use of the new token ends it early.
     previous_token_until: float | None = None
 
+    def __repr__(self) -> str:
+        # The Authorization values hold the partner's token: a Platform in a log line or a traceback's
+        # locals must not show it.
+        return (f"Platform(id={self.id}, name={self.name!r}, status={self.status.value}, "
+                f"version={self.version}, parties={[p.label for p in self.parties]})")
+
+    __str__ = __repr__
+
     @property
     def outbound_token(self) -> Secret | None:
         """The token the hub presents to the platform, read back from ``outbound_auth`` (kept once: the

@@ -58,6 +58,17 @@ class AnswerBufferFullError(RoutingError):
         return ((b"retry-after", b"1"),)
 
 
+class BacklogFullError(RoutingError):
+    """4000 with HTTP 429: a broadcast push that does not fit in the delivery backlog, or that reaches a
+    process shutting down. Nothing of it was accepted; the sender may retry after ``retry_after`` seconds."""
+
+    http_status = 429
+    retry_after = 1
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return ((b"retry-after", str(self.retry_after).encode()),)
+
+
 class UntranslatableAnswerError(RoutingError):
     """4000: the receiver answered, but its answer cannot be carried into the caller's OCPI version (a
     field the caller's version requires cannot be derived). The request reached the OCPI layer: HTTP 200

@@ -32,9 +32,9 @@ from partners.errors import (
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
 from routing import body_view, callbacks, envelope, headerless, open_routing
-from routing.broadcast import Broadcaster
+from routing.broadcast import Broadcaster, BroadcastSettings, DatabaseHealth, Outbox
 from routing.crossing import Bridge, version_of
-from routing.errors import DeniedError, ReceiverUnreachableError
+from routing.errors import BacklogFullError, DeniedError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import get_all
 from routing.headers import RequestHeaders, read_headers
@@ -114,7 +114,9 @@ class RoutingApp:
         observer: RoutingObserver | None = None,
         clock: Callable[[], float] = time.time,
         learned: LearnedRoutes | None = None,
-        broadcast_concurrency: int = 64,
+        broadcast: BroadcastSettings | None = None,
+        outbox: Outbox | None = None,
+        database_health: DatabaseHealth | None = None,
         policy: Policy | None = None,
         perimeter: Perimeter | None = None,
         memory: TranslationMemory | None = None,
@@ -128,7 +130,8 @@ class RoutingApp:
         self.learned = learned or LearnedRoutes()
         self.policy = policy or Policy(agreements_required=False)
         self.perimeter = perimeter or Perimeter(registry=registry)
-        self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
+        self.broadcaster = Broadcaster(forwarder, self.observer, registry, broadcast or BroadcastSettings(),
+                                       hub_party=settings.hub_party, outbox=outbox, health=database_health)
         self.bridge = _bridge(forwarder, settings, self.learned, self.observer, memory)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per version, module and interface: what Link/Location headers are rebased on.
@@ -280,7 +283,9 @@ class RoutingApp:
         snapshot = self.registry.snapshot
         routes = self.policy.receivers(snapshot, ask, broadcast_routes(snapshot, sender, module, interface), now)
         method: str = scope["method"]
-        # Receivers of another version get the push translated into theirs, once per version.
+        # Receivers of another version get the push translated into theirs, once per version. Each version's
+        # receivers are queued on their own: a backlog refusal (429) may come after some were queued, and the
+        # sender's retry is then coalesced with what waits, or delivered again (pushes are idempotent).
         said = ""
         for version, group in _by_version(routes):
             crossing = self.bridge.broadcast(route_path.version, module, method,
@@ -295,10 +300,9 @@ class RoutingApp:
             if crossing is not None:
                 said += "; " + (crossing.report.message(route_path.version, version)
                                 or f"translated for the OCPI {version} receivers")
-            self.broadcaster.start(
+            self.broadcaster.push(
                 group, module=module, method=method, suffix=route_path.suffix, query=query,
-                body=sent, hub_party=self.settings.hub_party, correlation_id=correlation_id.decode("latin-1"),
-                sender_label=sender.label,
+                body=sent, correlation_id=correlation_id.decode("latin-1"), sender_label=sender.label,
             )
         open_routing.learn_from(ask, self.settings.hub_party, self.learned.learn)
         hub_cc, hub_pid = self.settings.hub_party
@@ -426,6 +430,8 @@ def _error_kind(error: HubError) -> str:
         return "forbidden"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
+    if isinstance(error, BacklogFullError):
+        return "backlog_full"
     if error.ocpi_status >= 4000:
         return "hub_error"
     return "server_error" if error.ocpi_status >= 3000 else "client_error"

@@ -57,3 +57,14 @@ def test_first_use_of_the_new_token_is_reported_once_per_spelling() -> None:
     without.new_token_used = used.append
     without.platform_for_header(b"Token new-token")
     assert used == [7], "nothing to end when there is no previous token"
+
+
+def test_a_platform_never_shows_its_tokens_when_printed() -> None:
+    from partners.model import ConnectionStatus
+    from partners.registry import Platform
+
+    platform = Platform(id=7, name="cpo", status=ConnectionStatus.CONNECTED, registered=True, versions_url=None,
+                        version=None, endpoints={}, parties=(), outbound_auth="Token c2VjcmV0LXRva2Vu",
+                        versions_auth="Token secret-token")
+    for text in (repr(platform), str(platform), f"{platform}", f"{platform!r}", repr([platform])):
+        assert "c2VjcmV0LXRva2Vu" not in text and "secret-token" not in text and "id=7" in text
