@@ -33,6 +33,7 @@ from partners.model import InterfaceRole
 from partners.registry import Party, Platform
 from routing.errors import UntranslatableAnswerError
 from routing.learned import Kind, LearnedRoutes
+from routing.modules import RoutePath
 from routing.object_kinds import Kinds, kinds
 from routing.observe import RoutingObserver
 from routing.resolve import Route
@@ -247,15 +248,17 @@ class Bridge:
         self._logged: dict[str, float] = {}
 
     # -- the decision ------------------------------------------------------------------------------
-    def crossing(self, source: OcpiVersion, module: str, method: str, object_kinds: Kinds, sender: Party,
-                 sender_platform: Platform, receiver: Party, receiver_platform: Platform,
-                 pull: bool, segments: tuple[str, ...] = ()) -> Crossing | None:
-        """The crossing of a request from ``sender`` (calling in ``source``) to ``receiver``, or None
-        when both speak the same version, or the module's objects are the same in both. ``pull``: the
-        request calls the receiver's SENDER interface, so the objects are the receiver's."""
-        target = version_of(receiver_platform)
+    def crossing(self, route_path: RoutePath, method: str, sender: Party, sender_platform: Platform,
+                 receiver: Party, receiver_platform: Platform) -> Crossing | None:
+        """The crossing of a request from ``sender`` (calling on ``route_path``, in its version) to
+        ``receiver``, or None when both speak the same version, or the module's objects are the same in
+        both. A request on a SENDER interface pulls the receiver's objects; on a RECEIVER interface it
+        pushes the sender's."""
+        module, source, target = route_path.module, route_path.version, version_of(receiver_platform)
         if not self.crosses(module, source, target):
             return None
+        segments = route_path.segments
+        pull = route_path.interface is _SENDER
         if pull:
             answer_owner, answer_platform = receiver.key, receiver_platform
             token_owner = receiver.key if module == "tokens" else sender.key
@@ -266,7 +269,8 @@ class Bridge:
         answer_sides = Sides(owner=answer_owner, owner_platform=answer_platform, token_owner=token_owner,
                              peer=sender.key)
         uid = segments[0] if module == "tokens" and segments else None
-        return Crossing(self, module, method, object_kinds, source, target, request_sides, answer_sides, uid)
+        return Crossing(self, module, method, kinds(module, route_path.interface, method, segments), source, target,
+                        request_sides, answer_sides, uid)
 
     def crosses(self, module: str, source: OcpiVersion, target: OcpiVersion) -> bool:
         """Whether documents of ``module`` change between the two versions; refuses a module that exists
@@ -286,13 +290,15 @@ class Bridge:
             return None
         return Crossing(self, module, "POST", Kinds("command_result", None), source, target, Sides(), Sides())
 
-    def broadcast(self, source: OcpiVersion, module: str, method: str, object_kinds: Kinds, sender: Party,
-                  sender_platform: Platform, target: OcpiVersion) -> Crossing | None:
+    def broadcast(self, route_path: RoutePath, method: str, sender: Party, sender_platform: Platform,
+                  target: OcpiVersion) -> Crossing | None:
         """The crossing of a broadcast push towards the receivers of version ``target``."""
-        if not self.crosses(module, source, target):
+        module = route_path.module
+        if not self.crosses(module, route_path.version, target):
             return None
         sides = Sides(owner=sender.key, owner_platform=sender_platform)
-        return Crossing(self, module, method, object_kinds, source, target, sides, Sides())
+        return Crossing(self, module, method, kinds(module, route_path.interface, method, route_path.segments),
+                        route_path.version, target, sides, Sides())
 
     def owner_pages(self, target: OcpiVersion, module: str, caller: Party) -> OwnerPages:
         """Translation of each owner's objects of a GET all into the caller's version ``target``."""

@@ -47,7 +47,6 @@ from routing.modules import (
     RoutePath,
     hub_endpoint_path,
 )
-from routing.object_kinds import kinds
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.paths import CallbackPath, confine
 from routing.perimeter import Perimeter
@@ -231,10 +230,7 @@ class RoutingApp:
         parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
         self.policy.admit(snapshot, ask, route.party, now)
         assert route.platform.outbound_auth is not None
-        crossing = self.bridge.crossing(route_path.version, module, method,
-                                        kinds(module, interface, method, route_path.segments), sender, platform,
-                                        route.party, route.platform, interface is InterfaceRole.SENDER,
-                                        route_path.segments)
+        crossing = self.bridge.crossing(route_path, method, sender, platform, route.party, route.platform)
         if crossing is not None:
             body = await crossing.request(body)
 
@@ -288,9 +284,7 @@ class RoutingApp:
         # sender's retry is then coalesced with what waits, or delivered again (pushes are idempotent).
         said = ""
         for version, group in _by_version(routes):
-            crossing = self.bridge.broadcast(route_path.version, module, method,
-                                             kinds(module, interface, method, route_path.segments), sender,
-                                             platform, version)
+            crossing = self.bridge.broadcast(route_path, method, sender, platform, version)
             try:
                 sent = await crossing.request(body) if crossing is not None else body
             except HubError as error:

@@ -68,8 +68,10 @@ async def test_2_1_1_cpo_roams_with_a_2_2_1_and_a_2_3_0_emsp(net: Network) -> No
     new = await net.partner(roaming_2_3_0("new-emsp", "FR", "NEW", "EMSP"))
     await register(hub, new)
     old = await net.partner(roaming_2_1_1("old-cpo", "DE", "OLD", "CPO", objects={"locations": old_locations()}))
-    old_platform = await register(hub, old)
-    assert old_platform["version"] == "2.1.1"
+    # The other way round: the hub registers with it, in 2.1.1, its role given by the operator.
+    status, old_platform = await hub.admin("POST", "/admin/registrations", {
+        "versions_url": f"{old.base_url}/versions", "token": old.token_for_hub, "role": "CPO", "name": old.name})
+    assert status == 201 and old_platform["version"] == "2.1.1", old_platform
     # Its Locations may leave time_zone out (2.1.1 allows it): the operator says which one they are in.
     status, _ = await hub.admin("PATCH", f"/admin/platforms/{old_platform['id']}/settings",
                                 {"time_zone": "Europe/Berlin"})

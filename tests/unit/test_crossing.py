@@ -17,7 +17,8 @@ from routing.body_view import read
 from routing.crossing import Bridge, Crossing
 from routing.errors import AmbiguousReceiverError, UntranslatableAnswerError
 from routing.learned import Kind, LearnedRoutes
-from routing.object_kinds import Kinds, kinds
+from routing.modules import RoutePath
+from routing.object_kinds import Kinds
 from routing.observe import NoObserver
 from routing.policy import Ask
 from routing.translation_context import Contexts, Sides
@@ -91,8 +92,8 @@ def test_payments_never_leave_2_3_0() -> None:
 
 def test_a_request_body_is_translated_and_its_losses_counted_and_told() -> None:
     b, observer, _ = bridge()
-    crossing = b.crossing(V221, "commands", "POST", kinds("commands", R, "POST", ("START_SESSION",)), MSP,
-                          platform(V221, MSP), CPO, platform(V211, CPO), pull=False)
+    crossing = b.crossing(RoutePath(R, "commands", ("START_SESSION",), "", V221), "POST", MSP,
+                          platform(V221, MSP), CPO, platform(V211, CPO))
     assert crossing is not None
     token = {"country_code": "NL", "party_id": "MSP", "uid": "U1", "type": "RFID", "contract_id": "C-1",
              "issuer": "x", "valid": True, "whitelist": "ALLOWED", "last_updated": old.UPDATED}
@@ -112,8 +113,8 @@ def test_a_request_body_is_translated_and_its_losses_counted_and_told() -> None:
 
 def test_a_body_the_receivers_version_cannot_take_is_refused_naming_the_field() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(V221, "locations", "PUT", kinds("locations", R, "PUT", ("NL", "MSP", "L1")), MSP,
-                          platform(V221, MSP), CPO, platform(V211, CPO), pull=False)
+    crossing = b.crossing(RoutePath(R, "locations", ("NL", "MSP", "L1"), "", V221), "PUT", MSP,
+                          platform(V221, MSP), CPO, platform(V211, CPO))
     assert crossing is not None
     with pytest.raises(UntranslatableError) as caught:
         run(crossing.request(codec.encode({"id": "L1", "publish": False})))
@@ -125,8 +126,8 @@ def test_a_body_the_receivers_version_cannot_take_is_refused_naming_the_field() 
 
 def test_a_page_leaves_out_what_cannot_be_carried_and_says_so() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(V211, "locations", "GET", kinds("locations", S, "GET", ()), MSP, platform(V211, MSP), CPO,
-                          platform(V221, CPO), pull=True)
+    crossing = b.crossing(RoutePath(S, "locations", (), "", V211), "GET", MSP, platform(V211, MSP), CPO,
+                          platform(V221, CPO))
     assert crossing is not None
     public = {"country_code": "DE", "party_id": "OLD", "id": "L2", "publish": True, "address": "a", "city": "c",
               "country": "DEU", "coordinates": {"latitude": "1.000000", "longitude": "2.000000"},
@@ -141,8 +142,8 @@ def test_a_page_leaves_out_what_cannot_be_carried_and_says_so() -> None:
 
 def test_answers_that_are_no_ocpi_envelope_or_an_error_pass_as_they_came() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(V221, "locations", "GET", kinds("locations", S, "GET", ("L1",)), MSP, platform(V221, MSP),
-                          CPO, platform(V22, CPO), pull=True)
+    crossing = b.crossing(RoutePath(S, "locations", ("L1",), "", V221), "GET", MSP, platform(V221, MSP),
+                          CPO, platform(V22, CPO))
     assert crossing is not None
     html = Response(404, [], b"<html>404</html>")
     assert run(crossing.answer(html)) is html
@@ -152,16 +153,16 @@ def test_answers_that_are_no_ocpi_envelope_or_an_error_pass_as_they_came() -> No
 
 def test_a_single_object_answer_that_cannot_be_carried_is_4000() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(V221, "locations", "GET", kinds("locations", S, "GET", ("L1",)), MSP, platform(V221, MSP),
-                          CPO, platform(V211, CPO), pull=True)  # no time_zone setting for the 2.1.1 CPO
+    crossing = b.crossing(RoutePath(S, "locations", ("L1",), "", V221), "GET", MSP, platform(V221, MSP),
+                          CPO, platform(V211, CPO))  # no time_zone setting for the 2.1.1 CPO
     assert crossing is not None
     location = {k: v for k, v in old.LOCATION.items() if k != "time_zone"}
     with pytest.raises(UntranslatableAnswerError) as caught:
         run(crossing.answer(Response(200, [], codec.encode({"data": location, "status_code": 1000,
                                                             "timestamp": "t"}))))
     assert caught.value.ocpi_status == 4000 and "time_zone" in caught.value.message
-    with_default = b.crossing(V221, "locations", "GET", kinds("locations", S, "GET", ("L1",)), MSP,
-                              platform(V221, MSP), CPO, platform(V211, CPO, "Europe/Berlin"), pull=True)
+    with_default = b.crossing(RoutePath(S, "locations", ("L1",), "", V221), "GET", MSP,
+                              platform(V221, MSP), CPO, platform(V211, CPO, "Europe/Berlin"))
     assert with_default is not None
     answer = run(with_default.answer(Response(200, [], codec.encode({"data": location, "status_code": 1000,
                                                                      "timestamp": "t"}))))
@@ -183,16 +184,16 @@ def test_a_session_down_to_2_1_1_carries_its_location_fetched_once_then_kept() -
                "evse_uid": "E1", "connector_id": "1", "currency": "EUR", "status": "ACTIVE",
                "last_updated": old.UPDATED}
     for _ in range(2):
-        crossing = b.crossing(V221, "sessions", "PUT", kinds("sessions", R, "PUT", ("DE", "OLD", "S1")), CPO,
-                              platform(V221, CPO), MSP, platform(V211, MSP), pull=False)
+        crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", V221), "PUT", CPO,
+                              platform(V221, CPO), MSP, platform(V211, MSP))
         assert crossing is not None
         sent = json.loads(run(crossing.request(codec.encode(session))))
         assert sent["location"]["evses"][0]["connectors"][0]["voltage"] == 230 and sent["auth_id"] == "C-1"
     assert asked == ["L1"], "fetched once, then kept"
     # The kept Location lacks the EVSE a later Session names: fetched again, once.
     location["evses"].append({**location["evses"][0], "uid": "E2"})
-    crossing = b.crossing(V221, "sessions", "PUT", kinds("sessions", R, "PUT", ("DE", "OLD", "S1")), CPO,
-                          platform(V221, CPO), MSP, platform(V211, MSP), pull=False)
+    crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", V221), "PUT", CPO,
+                          platform(V221, CPO), MSP, platform(V211, MSP))
     assert crossing is not None
     run(crossing.request(codec.encode({**session, "evse_uid": "E2"})))
     assert asked == ["L1", "L1"]
