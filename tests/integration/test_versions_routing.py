@@ -76,6 +76,11 @@ async def test_2_1_1_cpo_roams_with_a_2_2_1_and_a_2_3_0_emsp(net: Network) -> No
     status, _ = await hub.admin("PATCH", f"/admin/platforms/{old_platform['id']}/settings",
                                 {"time_zone": "Europe/Berlin"})
     assert status == 200
+    status, refused = await hub.admin("PATCH", f"/admin/platforms/{old_platform['id']}/settings",
+                                      {"time_zone": "Europe"})
+    assert status == 400 and "IANA" in refused["error"], refused
+    text = await scrape(hub.base_url)
+    assert 'ocpihub_translation_losses_total{field="signed_data",module="cdrs"} 0.0' in text, "all series at 0"
 
     # -- pull its Locations, page by page, in 2.2.1 (directly) and in 2.3.0 (GET all) --------------------
     status, headers, page = await msp.call("GET", "locations", "SENDER", "?limit=2", to=old.party)
