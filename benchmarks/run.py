@@ -394,10 +394,13 @@ def translated(dsn: str, port: int, sink_base: str, levels: list[int], seconds: 
     with process(pinned(LOAD_CPU, [*upstream, str(small_port), "0", "2.1.1"]), small_port), \
          process(pinned(LOAD_CPU, [*upstream, str(large_port), "0", "2.1.1-300k"]), large_port):
         cpos = _metric_sum(port, "ocpihub_parties", role="CPO")
+        emsps = _metric_sum(port, "ocpihub_parties", role="EMSP")
         ids = asyncio.run(seed.seed_versions(dsn, f"http://127.0.0.1:{small_port}", f"http://127.0.0.1:{large_port}",
                                              sink_base))
         try:
-            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="CPO") == cpos + 2)
+            # All three in the hub's registry (each registration reloads it on its own).
+            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="CPO") == cpos + 2
+                  and _metric_sum(port, "ocpihub_parties", role="EMSP") == emsps + 1)
             for size, cpo, evses in (("1 KB", "OLD", 1), ("300 KB", "OL3", 560)):
                 name = f"hub (translated {size})"
                 get_headers = GET_HEADERS | {"OCPI-to-country-code": "DE", "OCPI-to-party-id": cpo}
