@@ -515,6 +515,7 @@ def _header(response: Response, name: bytes) -> str | None:
 
 def _refused_hub(receiver: str, upstream: Response) -> ReceiverRefusedHubError:
     """4003 for a receiver that answered 401/403: it refuses the hub's credentials, not the caller's."""
+    upstream.release()  # not passed on: its bytes no longer count against the answer budget
     said = ""
     try:
         message = msgspec.json.decode(upstream.body).get("status_message")

@@ -111,6 +111,8 @@ async def test_a_planned_party_gets_4003_not_4000(world: World) -> None:
 
 async def test_a_receiver_refusing_the_hubs_token_is_a_hub_error_the_operator_sees(net: Network, world: World) -> None:
     broken = await net.registered(world.hub, cpo("broken", pid="BRK"))
+    # Told who is there first (answered: the ClientInfo check happens as each push arrives), then broken.
+    await eventually(lambda: len(broken.clientinfo) >= 2)
     broken.quirks.add("refuse_hub")
     status, headers, body = await world.emsp.call("GET", "locations", "SENDER", "/LOC1", to=broken.party())
     # Never 401/403: that would tell the eMSP its own token is dead.
