@@ -70,6 +70,7 @@ log = logging.getLogger("ocpihub")
 
 _ROUTED_PREFIXES = (f"{PREFIX}/sender/", f"{PREFIX}/receiver/", CALLBACK_PREFIX)
 _SLASHES = re.compile(r"//+")
+_RAW_SLASHES = re.compile(rb"//+")
 
 
 def _clean(path: str) -> str:
@@ -80,6 +81,17 @@ def _clean(path: str) -> str:
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
     return path
+
+
+def _clean_raw(raw: bytes) -> bytes:
+    """The request target's path (as sent, still percent-encoded) cleaned the way :func:`_clean` cleans the
+    decoded one."""
+    raw = raw.partition(b"?")[0]
+    if b"//" in raw:
+        raw = _RAW_SLASHES.sub(b"/", raw)
+    if len(raw) > 1 and raw.endswith(b"/"):
+        raw = raw.rstrip(b"/") or b"/"
+    return raw
 
 
 class HubApp:
@@ -134,7 +146,8 @@ class HubApp:
             if path.endswith("/") or "//" in path:
                 clean = _clean(path)
                 if clean != path:
-                    scope = dict(scope, path=clean, raw_path=clean.encode("latin-1"))
+                    raw: bytes | None = scope.get("raw_path")
+                    scope = dict(scope, path=clean, **({"raw_path": _clean_raw(raw)} if raw else {}))
         await self.starlette(scope, receive, send)
 
     @contextlib.asynccontextmanager

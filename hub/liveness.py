@@ -233,10 +233,15 @@ class Liveness:
         if endpoint is None or platform.outbound_auth is None:
             return
         slots = asyncio.Semaphore(8)
+        version = platform.version or OcpiVersion.V2_2_1
 
         async def put(party: Party) -> None:
             assert endpoint is not None and platform.outbound_auth is not None
-            body = _encode(client_info(party, snapshot.platforms[party.platform_id].status))
+            # In the newcomer's OCPI version, as every push (None: that version cannot carry this ClientInfo).
+            document = client_info_in(version, client_info(party, snapshot.platforms[party.platform_id].status))
+            if document is None:
+                return
+            body = _encode(document)
             url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
             headers = [("Authorization", platform.outbound_auth),
                        ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),

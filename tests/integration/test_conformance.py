@@ -73,7 +73,8 @@ async def test_hubs_own_endpoints_answer_both_forms_and_ocpi_errors_everywhere_u
     for target, method, http, code in (("/ocpi/2.2.1/nothing", "GET", 404, 2000), ("/ocpi/9.9", "GET", 404, 2000),
                                        ("/ocpi/versions/", "PATCH", 405, 2000),
                                        ("/ocpi/2.2.1/hubclientinfo", "PUT", 405, 2000),
-                                       ("/ocpi/2.2.1/sender", "GET", 404, 2000)):
+                                       ("/ocpi/2.2.1/sender", "GET", 404, 2000),
+                                       ("/ocpi/2.2.1/SENDER/locations//%FF", "GET", 404, 2000)):
         status, headers, body = await get_raw(base, target, token, method)
         assert isinstance(body, dict) and (status, body["status_code"]) == (http, code), (target, method, body)
         assert headers["content-type"] == "application/json"
