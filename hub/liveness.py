@@ -10,6 +10,9 @@
   hubclientinfo RECEIVER interface (not to the party's own platform), in that platform's OCPI version
   (2.1.1 has no hubclientinfo: nothing is pushed to 2.1.1 platforms). Status changes land in the
   database first, so whichever replica saw the evidence, exactly one replica pushes.
+* A platform that becomes CONNECTED (a new registration, back from OFFLINE, unsuspended) is told the
+  current ClientInfo of every other party the hub knows, one PUT each: pushes it missed are not
+  queued for it (the spec forbids queueing), so it would otherwise know only what changes from now on.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ class Liveness:
         self.last_contact: dict[int, float] = {}
         self.failures: dict[int, int] = {}
         self.pushed: dict[PartyState, ConnectionStatus] | None = None
+        # Platforms that were CONNECTED with a hubclientinfo RECEIVER endpoint at the last push round.
+        self.listening: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -173,15 +178,21 @@ class Liveness:
         snapshot = self.registry.snapshot
         current = {(p.country_code, p.party_id, p.role): snapshot.platforms[p.platform_id].status
                    for p in snapshot.parties()}
+        listening = {p.id for p in snapshot.platforms.values()
+                     if p.status is ConnectionStatus.CONNECTED and p.outbound_auth is not None
+                     and p.endpoint("hubclientinfo", InterfaceRole.RECEIVER) is not None}
         if not self.lease.is_leader:
             self.pushed = None  # a new leader starts from what it sees, without a storm of pushes
             return
         if self.pushed is None:
-            self.pushed = current
+            self.pushed, self.listening = current, listening
             return
         changed = [state for state, status in current.items() if self.pushed.get(state) != status]
         gone = [state for state in self.pushed if state not in current]
-        self.pushed = current
+        joined = listening - self.listening
+        self.pushed, self.listening = current, listening
+        for platform_id in sorted(joined):
+            self._spawn(self._tell(snapshot.platforms[platform_id]))
         for cc, pid, role in changed:
             party = next(p for p in snapshot.by_party[(cc, pid)] if p.role is role)
             self._spawn(self._push(party, current[(cc, pid, role)]))
@@ -214,6 +225,32 @@ class Liveness:
                        ("Content-Type", "application/json")]
             sends.append(self._send(url, headers, body, platform))
         await asyncio.gather(*sends)
+
+    async def _tell(self, platform: Platform) -> None:
+        """Every other party's current ClientInfo to a platform that just became CONNECTED."""
+        endpoint = platform.endpoint("hubclientinfo", InterfaceRole.RECEIVER)
+        snapshot = self.registry.snapshot
+        if endpoint is None or platform.outbound_auth is None:
+            return
+        slots = asyncio.Semaphore(8)
+        version = platform.version or OcpiVersion.V2_2_1
+
+        async def put(party: Party) -> None:
+            assert endpoint is not None and platform.outbound_auth is not None
+            # In the newcomer's OCPI version, as every push (None: that version cannot carry this ClientInfo).
+            document = client_info_in(version, client_info(party, snapshot.platforms[party.platform_id].status))
+            if document is None:
+                return
+            body = _encode(document)
+            url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
+            headers = [("Authorization", platform.outbound_auth),
+                       ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),
+                       ("Content-Type", "application/json")]
+            async with slots:
+                await self._send(url, headers, body, platform)
+
+        others = sorted((p for p in snapshot.parties() if p.platform_id != platform.id), key=lambda p: (p.key, p.role))
+        await asyncio.gather(*(put(party) for party in others))
 
     async def _send(self, url: str, headers: list[tuple[str, str]], body: bytes, platform: Platform) -> None:
         try:

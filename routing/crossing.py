@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 
 from partners.model import InterfaceRole
-from partners.registry import Party, Platform
+from partners.registry import Party, PartyKey, Platform
 from routing.errors import UntranslatableAnswerError
 from routing.learned import Kind, LearnedRoutes
 from routing.modules import RoutePath
@@ -60,7 +60,7 @@ _ONLY_IN = {"payments": OcpiVersion.V2_3_0}
 """Modules of one version only: never translated, refused towards any other."""
 _MESSAGE_MAX = 600
 _SESSION_LIKE = frozenset({"sessions", "cdrs"})
-_SENDER = InterfaceRole.SENDER
+_SENDER, _RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
 _LOG_EVERY = 60.0
 
 
@@ -282,13 +282,20 @@ class Bridge:
             raise NotInVersionError(module, "objects", (target if source is only else source).value)
         return module not in _IDENTICAL
 
-    def callback(self, module: str, caller_platform: Platform, requester_platform: Platform) -> Crossing | None:
-        """The crossing of an asynchronous result (a command's), from the platform that answers in its
-        version to the requester in its own."""
-        source, target = version_of(caller_platform), version_of(requester_platform)
+    def callback(self, kind: str, module: str, caller_platform: Platform, caller: PartyKey,
+                 holder_platform: Platform, holder: PartyKey) -> Crossing | None:
+        """The crossing of a request on a hub ticket URL. ``callback``: an asynchronous result (a command's)
+        that the caller POSTs in its version to the requester (``holder``) in its own. ``location``: the
+        caller GETs an object (a CDR) the holder keeps, which comes back in the holder's version."""
+        source, target = version_of(caller_platform), version_of(holder_platform)
         if not self.crosses(module, source, target):
             return None
-        return Crossing(self, module, "POST", Kinds("command_result", None), source, target, Sides(), Sides())
+        if kind == "callback":
+            object_kinds = Kinds("command_result" if module == "commands" else None, None)
+        else:
+            object_kinds = Kinds(None, kinds(module, _RECEIVER, "GET", ("-",)).answer)
+        return Crossing(self, module, "POST" if kind == "callback" else "GET", object_kinds, source, target, Sides(),
+                        Sides(owner=caller, owner_platform=caller_platform, token_owner=holder))
 
     def broadcast(self, route_path: RoutePath, method: str, sender: Party, sender_platform: Platform,
                   target: OcpiVersion) -> Crossing | None:

@@ -69,17 +69,20 @@ class RoutePath:
     was decided from the caller's role, see ``routing.headerless``) that passed path confinement
     (``routing.paths.confine``): ``segments`` are the suffix's segments percent-decoded (what the
     rules read: owner, object id), ``suffix`` is the clean suffix as the caller encoded it (what is
-    appended to the receiver's module endpoint: object ids may hold reserved characters). ``version`` is
-    the OCPI version of the URL, so of the documents the caller sends and expects."""
+    appended to the receiver's module endpoint: object ids may hold reserved characters; empty for the
+    collection itself, with or without a trailing slash). ``tolerated`` names the URL-shape deviation
+    the caller made, if any (the ``kind`` of ``ocpihub_tolerated_deviations_total``). ``version`` is the
+    OCPI version of the URL, so of the documents the caller sends and expects."""
 
-    __slots__ = ("interface", "module", "segments", "suffix", "version")
+    __slots__ = ("interface", "module", "segments", "suffix", "tolerated", "version")
 
     def __init__(self, interface: InterfaceRole, module: str, segments: tuple[str, ...], suffix: str,
-                 version: OcpiVersion = OcpiVersion.V2_2_1) -> None:
+                 tolerated: str | None = None, version: OcpiVersion = OcpiVersion.V2_2_1) -> None:
         self.interface = interface
         self.module = module
         self.segments = segments
         self.suffix = suffix
+        self.tolerated = tolerated
         self.version = version
 
 
@@ -87,13 +90,15 @@ class RolelessPath:
     """A 2.1.1 path ``/ocpi/2.1.1/{module}{suffix}``: 2.1.1 endpoints have no interface role, so which
     interface the caller uses is decided once it is known who calls (``routing.headerless.routed``)."""
 
-    __slots__ = ("module", "segments", "suffix", "version")
+    __slots__ = ("module", "segments", "suffix", "tolerated", "version")
 
-    def __init__(self, module: str, segments: tuple[str, ...], suffix: str, version: OcpiVersion) -> None:
+    def __init__(self, module: str, segments: tuple[str, ...], suffix: str, version: OcpiVersion,
+                 tolerated: str | None = None) -> None:
         self.module = module
         self.segments = segments
         self.suffix = suffix
         self.version = version
+        self.tolerated = tolerated
 
     def as_interface(self, interface: InterfaceRole) -> RoutePath:
-        return RoutePath(interface, self.module, self.segments, self.suffix, self.version)
+        return RoutePath(interface, self.module, self.segments, self.suffix, self.tolerated, self.version)

@@ -10,8 +10,17 @@ that normalises paths would otherwise resolve it outside its module endpoint, wh
 opens its credentials module. Empty segments (``//``) are collapsed. What is forwarded is always
 ``{receiver's module endpoint}`` + the clean suffix.
 
-Later URL-shape tolerances (a missing or extra trailing slash, ``{endpoint}{id}`` glued without a
-separator) belong in :func:`confine` too, so that every routed path is parsed in one place.
+URL shapes partners' libraries build are all accepted here, in one place: with or without a trailing
+slash, with ``//`` anywhere, and ``{endpoint}{id}`` glued without a separator
+(``/sender/locationsLOC1``, ``/receiver/commandsSTART_SESSION``, ``/sender/tokens012345678/authorize``:
+what the spec's own URL templates give for an endpoint URL without a trailing ``/``). No module name
+is a prefix of another, so the split is never ambiguous; a glued path is reported as a tolerated
+deviation (``RoutePath.tolerated``).
+
+Every version's module URLs are read here too, by their prefix (:func:`_routed`): ``/ocpi/{2.2,2.2.1,
+2.3.0}/{sender|receiver}/{module}`` and ``/ocpi/2.1.1/{module}`` (no interface role: a
+:class:`~routing.modules.RolelessPath` until the caller is known). A module the version lacks is no
+endpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import re
 from urllib.parse import quote, unquote
 
 from partners.errors import ClientError, InvalidParametersError, MethodNotAllowedError
-from routing.modules import SEGMENT_INTERFACE, VERSION, RolelessPath, RoutePath
+from routing.modules import ROUTED_MODULES, SEGMENT_INTERFACE, VERSION, RolelessPath, RoutePath
 from routing.version_endpoints import MODULES
 from routing.versions.version import OcpiVersion
 
@@ -32,6 +41,11 @@ _SUSPECT = re.compile(r"[%.\\;]")
 _ESCAPED_AGAIN = re.compile(r"%(?:2e|2f|5c)", re.IGNORECASE)
 # What the hub issues as a callback ticket (urlsafe base64 payload "." urlsafe base64 MAC).
 _TICKET = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+# Longest first, though no module name is a prefix of another today (checked at import).
+_GLUED = tuple(sorted(ROUTED_MODULES, key=len, reverse=True))
+assert not any(a != b and b.startswith(a) for a in _GLUED for b in _GLUED), "a module name prefixes another"
 
 
 class UnsafePathError(InvalidParametersError):
@@ -113,12 +127,27 @@ def _routed(parts: list[str], raw_parts: list[str], trailing_slash: bool,
         interface = SEGMENT_INTERFACE.get(parts[2])
         if interface is None or len(parts) < 4:
             raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+    tolerated = None
+    if parts[at] not in _MODULES[version]:
+        module = _glued_module(parts[at], version)
+        if module is None:
+            raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+        # '{endpoint}{id}' without a separator: the rest of the segment is the first segment of the suffix.
+        parts[at:at + 1] = [module, parts[at][len(module):]]
+        raw_parts[at:at + 1] = [module, raw_parts[at][len(module):]]
+        _check(parts[at + 1])  # 'locations..' is harmless whole, a dot segment once split
+        tolerated = "glued_path"
     module = parts[at]
-    if module not in _MODULES[version]:
-        raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
     suffix = "".join("/" + p for p in raw_parts[at + 1:])
-    if trailing_slash:
-        suffix += "/"  # kept as sent: some receivers answer a collection only with (or without) it
+    if trailing_slash and len(parts) > at + 1:
+        suffix += "/"  # kept as sent on an object URL; a collection is the receiver's endpoint as it gave it
     if interface is None:
-        return RolelessPath(module, tuple(parts[at + 1:]), suffix, version)
-    return RoutePath(interface, module, tuple(parts[at + 1:]), suffix, version)
+        return RolelessPath(module, tuple(parts[at + 1:]), suffix, version, tolerated)
+    return RoutePath(interface, module, tuple(parts[at + 1:]), suffix, tolerated, version)
+
+
+def _glued_module(segment: str, version: OcpiVersion) -> str | None:
+    for module in _GLUED:
+        if segment.startswith(module) and module in _MODULES[version]:
+            return module
+    return None

@@ -1,10 +1,12 @@
 """The hub's hubclientinfo SENDER endpoint of each OCPI version from 2.2 on: a paginated GET of
 ClientInfo for every party the hub knows (``date_from``/``date_to`` on ``last_updated``,
-``offset``/``limit``, Link to the next page), each in the shape of the endpoint's version."""
+``offset``/``limit``, Link to the next page), each in the shape of the endpoint's version. Parties
+that left the registry are listed too, as SUSPENDED: ClientInfo is never deleted."""
 
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +18,10 @@ from starlette.responses import Response
 from hub.endpoints.ocpi_auth import caller, denied, hub_state
 from hub.liveness import client_info, client_info_in
 from hub.responses import ocpi_error, ocpi_ok
+from partners import store
 from partners.errors import HubError, InvalidParametersError, UnauthorizedError
+from partners.model import ConnectionStatus
+from partners.registry import Party
 from routing.errors import DeniedError
 from routing.policy import refuse_suspended
 from routing.version_endpoints import hubclientinfo_path
@@ -24,6 +29,8 @@ from routing.versions.version import OcpiVersion
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+
+log = logging.getLogger("ocpihub.hubclientinfo")
 
 
 def _when(text: str | None, name: str) -> datetime.datetime | None:
@@ -75,12 +82,23 @@ async def _serve(request: Request, version: OcpiVersion, path: str) -> Response:
         return ocpi_error(request, error)
     state = hub_state(request)
     snapshot = state.registry.snapshot
+    try:
+        retired = await store.retired_parties(state.pool)
+    except Exception as exc:
+        if not store.unreachable(exc):
+            raise
+        log.warning("hubclientinfo served without the parties that left: database unavailable")
+        retired = []
+    live = {(p.key, p.role) for p in snapshot.parties()}
+    gone = [Party(country_code=r.country_code, party_id=r.party_id, role=r.role, platform_id=-1,
+                  last_updated=r.last_updated) for r in retired if ((r.country_code, r.party_id), r.role) not in live]
     infos: list[Any] = []
-    for party in sorted(snapshot.parties(), key=lambda p: (p.key, p.role)):
+    for party in sorted([*snapshot.parties(), *gone], key=lambda p: (p.key, p.role)):
         updated = _when(party.last_updated, "last_updated")
         if (date_from and updated and updated < date_from) or (date_to and updated and updated >= date_to):
             continue
-        info = client_info_in(version, client_info(party, snapshot.platforms[party.platform_id].status))
+        status = ConnectionStatus.SUSPENDED if party.platform_id < 0 else snapshot.platforms[party.platform_id].status
+        info = client_info_in(version, client_info(party, status))
         if info is not None:
             infos.append(info)
     page = infos[offset:offset + limit]

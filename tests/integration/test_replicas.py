@@ -21,12 +21,13 @@ pytestmark = pytest.mark.anyio
 
 async def poll_get(client: FakePlatform, url: str, to: Role, until: Callable[[int], bool],
                    seconds: float = 1.0) -> tuple[int, Any, float]:
-    """GET ``url`` through a hub until ``until(status)`` or ``seconds`` pass: (status, body, elapsed)."""
+    """GET ``url`` through a hub until ``until(OCPI status_code)`` or ``seconds`` pass: (status, body, elapsed).
+    Hub errors are OCPI answers (HTTP 200), so the code in the body is what tells them apart."""
     started = time.monotonic()
     while True:
         status, _, body = await client.call("GET", "locations", "SENDER", url=url, to=to)
         elapsed = time.monotonic() - started
-        if until(status) or elapsed > seconds:
+        if until(body["status_code"]) or elapsed > seconds:
             return status, body, elapsed
         await asyncio.sleep(0.02)
 
@@ -37,8 +38,8 @@ async def test_platform_registered_through_one_replica_routes_through_another(ne
     msp = await net.registered(first, emsp("emsp"))
     station = await net.registered(first, cpo("cpo"))
     url = msp.hub_endpoints[("locations", "SENDER")].replace(first.base_url, second.base_url) + "/LOC1"
-    status, body, elapsed = await poll_get(msp, url, station.party(), lambda s: s == 200)
-    assert status == 200, body
+    status, body, elapsed = await poll_get(msp, url, station.party(), lambda code: code == 1000)
+    assert (status, body["status_code"]) == (200, 1000), body
     assert elapsed <= 1.0
 
 
@@ -51,7 +52,7 @@ async def test_suspension_on_one_replica_stops_routing_on_another(net: Network) 
     cpo_id = next(p["id"] for p in platforms if p["parties"][0]["role"] == "CPO")
     await first.admin("POST", f"/admin/platforms/{cpo_id}/suspend")
     url = msp.hub_endpoints[("locations", "SENDER")].replace(first.base_url, second.base_url) + "/LOC1"
-    _, body, _ = await poll_get(msp, url, station.party(), lambda s: s != 200)
+    _, body, _ = await poll_get(msp, url, station.party(), lambda code: code != 1000)
     assert body["status_code"] == 4003
 
 
@@ -72,8 +73,8 @@ async def test_two_hub_processes_on_one_database(net: Network, dsn: str, tmp_pat
                 invitation = await r.json()
             await partner.register_with(invitation["versions_url"], invitation["token"])
         url = msp.hub_endpoints[("locations", "SENDER")].replace(one.base_url, two.base_url) + "/LOC2"
-        status, body, _ = await poll_get(msp, url, station.party(), lambda s: s == 200)
-        assert status == 200 and body["data"]["id"] == "LOC2"
+        status, body, _ = await poll_get(msp, url, station.party(), lambda code: code == 1000)
+        assert status == 200 and body["data"]["id"] == "LOC2", body
     finally:
         assert one.stop() == 0, one.output()
         assert two.stop() == 0, two.output()

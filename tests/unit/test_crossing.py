@@ -92,7 +92,7 @@ def test_payments_never_leave_2_3_0() -> None:
 
 def test_a_request_body_is_translated_and_its_losses_counted_and_told() -> None:
     b, observer, _ = bridge()
-    crossing = b.crossing(RoutePath(R, "commands", ("START_SESSION",), "", V221), "POST", MSP,
+    crossing = b.crossing(RoutePath(R, "commands", ("START_SESSION",), "", version=V221), "POST", MSP,
                           platform(V221, MSP), CPO, platform(V211, CPO))
     assert crossing is not None
     token = {"country_code": "NL", "party_id": "MSP", "uid": "U1", "type": "RFID", "contract_id": "C-1",
@@ -113,7 +113,7 @@ def test_a_request_body_is_translated_and_its_losses_counted_and_told() -> None:
 
 def test_a_body_the_receivers_version_cannot_take_is_refused_naming_the_field() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(RoutePath(R, "locations", ("NL", "MSP", "L1"), "", V221), "PUT", MSP,
+    crossing = b.crossing(RoutePath(R, "locations", ("NL", "MSP", "L1"), "", version=V221), "PUT", MSP,
                           platform(V221, MSP), CPO, platform(V211, CPO))
     assert crossing is not None
     with pytest.raises(UntranslatableError) as caught:
@@ -126,7 +126,7 @@ def test_a_body_the_receivers_version_cannot_take_is_refused_naming_the_field() 
 
 def test_a_page_leaves_out_what_cannot_be_carried_and_says_so() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(RoutePath(S, "locations", (), "", V211), "GET", MSP, platform(V211, MSP), CPO,
+    crossing = b.crossing(RoutePath(S, "locations", (), "", version=V211), "GET", MSP, platform(V211, MSP), CPO,
                           platform(V221, CPO))
     assert crossing is not None
     public = {"country_code": "DE", "party_id": "OLD", "id": "L2", "publish": True, "address": "a", "city": "c",
@@ -142,7 +142,7 @@ def test_a_page_leaves_out_what_cannot_be_carried_and_says_so() -> None:
 
 def test_answers_that_are_no_ocpi_envelope_or_an_error_pass_as_they_came() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(RoutePath(S, "locations", ("L1",), "", V221), "GET", MSP, platform(V221, MSP),
+    crossing = b.crossing(RoutePath(S, "locations", ("L1",), "", version=V221), "GET", MSP, platform(V221, MSP),
                           CPO, platform(V22, CPO))
     assert crossing is not None
     html = Response(404, [], b"<html>404</html>")
@@ -153,7 +153,7 @@ def test_answers_that_are_no_ocpi_envelope_or_an_error_pass_as_they_came() -> No
 
 def test_a_single_object_answer_that_cannot_be_carried_is_4000() -> None:
     b, _, _ = bridge()
-    crossing = b.crossing(RoutePath(S, "locations", ("L1",), "", V221), "GET", MSP, platform(V221, MSP),
+    crossing = b.crossing(RoutePath(S, "locations", ("L1",), "", version=V221), "GET", MSP, platform(V221, MSP),
                           CPO, platform(V211, CPO))  # no time_zone setting for the 2.1.1 CPO
     assert crossing is not None
     location = {k: v for k, v in old.LOCATION.items() if k != "time_zone"}
@@ -161,7 +161,7 @@ def test_a_single_object_answer_that_cannot_be_carried_is_4000() -> None:
         run(crossing.answer(Response(200, [], codec.encode({"data": location, "status_code": 1000,
                                                             "timestamp": "t"}))))
     assert caught.value.ocpi_status == 4000 and "time_zone" in caught.value.message
-    with_default = b.crossing(RoutePath(S, "locations", ("L1",), "", V221), "GET", MSP,
+    with_default = b.crossing(RoutePath(S, "locations", ("L1",), "", version=V221), "GET", MSP,
                               platform(V221, MSP), CPO, platform(V211, CPO, "Europe/Berlin"))
     assert with_default is not None
     answer = run(with_default.answer(Response(200, [], codec.encode({"data": location, "status_code": 1000,
@@ -184,7 +184,7 @@ def test_a_session_down_to_2_1_1_carries_its_location_fetched_once_then_kept() -
                "evse_uid": "E1", "connector_id": "1", "currency": "EUR", "status": "ACTIVE",
                "last_updated": old.UPDATED}
     for _ in range(2):
-        crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", V221), "PUT", CPO,
+        crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", version=V221), "PUT", CPO,
                               platform(V221, CPO), MSP, platform(V211, MSP))
         assert crossing is not None
         sent = json.loads(run(crossing.request(codec.encode(session))))
@@ -192,7 +192,7 @@ def test_a_session_down_to_2_1_1_carries_its_location_fetched_once_then_kept() -
     assert asked == ["L1"], "fetched once, then kept"
     # The kept Location lacks the EVSE a later Session names: fetched again, once.
     location["evses"].append({**location["evses"][0], "uid": "E2"})
-    crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", V221), "PUT", CPO,
+    crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", version=V221), "PUT", CPO,
                           platform(V221, CPO), MSP, platform(V211, MSP))
     assert crossing is not None
     run(crossing.request(codec.encode({**session, "evse_uid": "E2"})))

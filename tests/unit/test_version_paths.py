@@ -23,11 +23,12 @@ HUB = ("NL", "HUB")
     ("/ocpi/2.2/receiver/sessions/CH/OCN/S1", V22, R, "sessions", ("CH", "OCN", "S1"), "/CH/OCN/S1"),
     ("/ocpi/2.2.1/receiver/commands/START_SESSION", V221, R, "commands", ("START_SESSION",), "/START_SESSION"),
     ("/ocpi/2.3.0/sender/payments/terminals/T1", V230, S, "payments", ("terminals", "T1"), "/terminals/T1"),
-    ("/ocpi/2.3.0/receiver/cdrs/", V230, R, "cdrs", (), "/"),
+    ("/ocpi/2.3.0/receiver/cdrs/", V230, R, "cdrs", (), ""),
     ("/ocpi/2.1.1/locations/DE/OLD/LOC1", V211, None, "locations", ("DE", "OLD", "LOC1"), "/DE/OLD/LOC1"),
     ("/ocpi/2.1.1/locations", V211, None, "locations", (), ""),
     ("/ocpi/2.1.1/tokens/04A1/authorize", V211, None, "tokens", ("04A1", "authorize"), "/04A1/authorize"),
-    ("/ocpi/2.1.1//cdrs/", V211, None, "cdrs", (), "/"),
+    ("/ocpi/2.1.1//cdrs/", V211, None, "cdrs", (), ""),
+    ("/ocpi/2.1.1/locationsLOC1", V211, None, "locations", ("LOC1",), "/LOC1"),  # glued, as elsewhere
 ])
 def test_every_version_prefix_names_its_module(raw: str, version: OcpiVersion, interface: InterfaceRole | None,
                                                 module: str, segments: tuple[str, ...], suffix: str) -> None:
@@ -100,8 +101,8 @@ def test_a_2_1_1_path_gets_its_interface_once_the_caller_is_known() -> None:
 
 
 def test_a_2_1_1_request_without_routing_headers_addresses_the_hub() -> None:
-    old = RoutePath(S, "locations", (), "", V211)
-    new = RoutePath(S, "locations", (), "", V221)
+    old = RoutePath(S, "locations", (), "", version=V211)
+    new = RoutePath(S, "locations", (), "", version=V221)
     assert addressed(None, old, HUB) == HUB
     assert addressed(("DE", "CPO"), old, HUB) == ("DE", "CPO"), "headers a 2.1.1 stack sends anyway count"
     assert addressed(None, new, HUB) is None, "2.2 on: no OCPI-to is open routing, as before"
