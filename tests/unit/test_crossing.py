@@ -236,3 +236,19 @@ def test_a_token_push_teaches_its_contract() -> None:
     ask = Ask(MSP, "PUT", "tokens", R, ("NL", "MSP", "U1"), read(b'{"uid":"U1","auth_id":"C-9"}'))
     open_routing.learn_from(ask, ("DE", "OLD"), learned.learn)
     assert learned.owners(Kind.CONTRACT, "C-9") == ((("NL", "MSP"), ("DE", "OLD")),)
+
+
+def test_ticket_urls_cross_too_a_result_posted_and_an_object_read_back() -> None:
+    b, _, _ = bridge()
+    result = b.callback("callback", "commands", platform(V211, CPO), CPO.key, platform(V221, MSP), MSP.key)
+    assert result is not None
+    assert json.loads(run(result.request(b'{"result":"TIMEOUT"}'))) == {"result": "TIMEOUT"}
+    assert json.loads(run(result.request(b'{"result":"UNKNOWN_SESSION"}'))) == {"result": "REJECTED"}, \
+        "2.2 results have no UNKNOWN_SESSION"
+    down = b.callback("callback", "commands", platform(V221, MSP), MSP.key, platform(V211, CPO), CPO.key)
+    assert down is not None
+    assert json.loads(run(down.request(b'{"result":"EVSE_OCCUPIED","message":[]}'))) == {"result": "REJECTED"}
+    read_back = b.callback("location", "cdrs", platform(V211, CPO), CPO.key, platform(V221, MSP), MSP.key)
+    assert read_back is not None and read_back.kinds == Kinds(None, "cdr")
+    assert b.callback("callback", "chargingprofiles", platform(V22, CPO), CPO.key, platform(V230, MSP),
+                      MSP.key) is None, "charging profiles are the same objects from 2.2 on"
