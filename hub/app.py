@@ -45,7 +45,7 @@ from partners.outage import Outage
 from partners.registration import HubIdentity, Registrar
 from partners.registry import Registry, party_key
 from partners.secrets import Keyring, SecretsKeyError
-from partners.sync import RegistrySync
+from partners.sync import Change, RegistrySync
 from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
@@ -139,21 +139,24 @@ class HubApp:
             await lease.start()
             stack.push_async_callback(lease.stop)
             liveness = Liveness(registry, pool, forwarder, lease, still_alive_seconds=config.still_alive_seconds,
-                                offline_after=config.offline_after_failures)
+                                offline_after=config.offline_after_failures, concurrency=config.background_concurrency,
+                                loop_share=config.background_loop_share, on_busy=metrics.background("still_alive"))
 
-            def reloaded() -> None:
-                metrics.reloaded()
-                liveness.registry_changed()
+            def changed(change: Change) -> None:
+                metrics.registry_changed(change)
+                liveness.registry_changed(change)
 
             sync = RegistrySync(registry, pool, self.dsn, keyring=self.keyring,
-                                full_reload_seconds=config.registry_reload_seconds, on_reload=reloaded,
-                                on_reload_failed=metrics.reload_failed, outage=outage)
+                                full_reload_seconds=config.registry_reload_seconds, on_change=changed,
+                                on_reload=metrics.reloaded, on_reload_failed=metrics.reload_failed, outage=outage,
+                                loop_share=config.background_loop_share, on_busy=metrics.background("registry"))
             await sync.start()
             stack.push_async_callback(sync.stop)
             await liveness.start()
             stack.push_async_callback(liveness.stop)
             learned = LearnedRoutes(max_per_kind=config.learned_routes_max)
-            learned_sync = LearnedSync(learned, pool, outage=outage)
+            learned_sync = LearnedSync(learned, pool, outage=outage, loop_share=config.background_loop_share,
+                                       on_busy=metrics.background("learned_routes"))
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
             # The registration client: every address checked by the guard, partners' certificates by

@@ -48,6 +48,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     offline_after_failures: int = 3
     broadcast_concurrency: int = 64
     learned_routes_max: int = 1_000_000
+    background_concurrency: int = 32
+    background_loop_share: float = 0.1
     agreements: str = "open"
     outbound_client: str = "native"
     # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
@@ -115,6 +117,9 @@ DESCRIPTIONS: dict[str, str] = {
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
     "broadcast_concurrency": "broadcast deliveries in flight at once (per process)",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "background_concurrency": "still-alive probes, and ClientInfo pushes, in flight at once (per process)",
+    "background_loop_share": "share of the event loop's time each background job may take (registry changes and "
+                             "reloads, learned-route merges, still-alive walks), in slices of about a millisecond",
     "agreements": "open (anyone may reach anyone) or required (data flows only under roaming agreements)",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
@@ -181,13 +186,15 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     for name in ("max_body_bytes", "max_answer_bytes", "answer_buffer_bytes", "connections_per_receiver", "port",
                  "offline_after_failures", "broadcast_concurrency", "learned_routes_max", "workers",
-                 "database_pool_size"):
+                 "database_pool_size", "background_concurrency"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",
                  "still_alive_seconds", "shutdown_grace_seconds", "keep_alive_seconds", "receive_seconds"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if not 0 < config.background_loop_share <= 1:
+        raise ConfigError(f"{PREFIX}BACKGROUND_LOOP_SHARE must be above 0 and at most 1")
     if config.agreements not in ("open", "required"):
         raise ConfigError(f"{PREFIX}AGREEMENTS must be open or required")
     if config.outbound_client not in ("native", "aiohttp"):

@@ -6,8 +6,9 @@
 * hub-initiated: an operator hands us a partner's versions URL and the token A it issued
   (:meth:`Registrar.initiate`).
 
-A change is written to the store, then the local registry is reloaded before the answer goes out,
-so the new token works at once in this process (other replicas follow their NOTIFY).
+A change is written to the store, then the platforms it wrote are re-read into the local registry
+before the answer goes out, so the new token works at once in this process (other replicas follow
+their NOTIFY).
 
 Every URL a partner gives passes the outbound policy before anything is stored: its versions URL and
 version details when they are called, and every module endpoint it lists right after. A refusal fails
@@ -110,7 +111,7 @@ class Registrar:
             except Exception:
                 await store.delete_platform(self.pool, platform_id)
                 raise
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform_id])
         return token
 
     async def accept(self, platform: Platform, theirs: Credentials, *, update: bool) -> Credentials:
@@ -143,21 +144,21 @@ class Registrar:
         platform_id = await store.create_platform(
             self.pool, name=name, token_hash=hash_token(token_b.reveal()), versions_url=versions_url
         )
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform_id])
         try:
             theirs = await handshake.send_credentials(caller, url, token_a, self.identity.credentials(token_b))
             _check_roles(theirs.roles)
             await self._store(platform_id, token_b, Secret(theirs.token), theirs, details, versions_url)
         except BaseException:
             await store.delete_platform(self.pool, platform_id)
-            await self.sync.reload()
+            await self.sync.refresh(platforms=[platform_id])
             raise
         log.info("registered with platform %s (hub-initiated)", platform_id)
         return platform_id
 
     async def unregister(self, platform: Platform) -> None:
         await store.unregister_platform(self.pool, platform.id)
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform.id])
 
     async def _store(
         self,
@@ -169,7 +170,7 @@ class Registrar:
         versions_url: str | None = None,
     ) -> None:
         try:
-            await store.register_platform(
+            written = await store.register_platform(
                 self.pool,
                 platform_id,
                 token_hash=hash_token(inbound.reveal()),
@@ -182,7 +183,7 @@ class Registrar:
             )
         except store.PartyConflictError as exc:
             raise InvalidParametersError(f"party {exc.label} is already registered by another platform") from None
-        await self.sync.reload()
+        await self.sync.refresh(platforms=written)
 
 
 def _check_roles(roles: list[CredentialsRole]) -> None:
