@@ -45,3 +45,15 @@ def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> No
     soak = results["answer_memory"]
     assert soak["statuses"] == {"normal 200": 300, "oversized 502": 10}, soak
     assert soak["peak_rss_mb"] >= soak["idle_rss_mb"] > 0
+    scale = results["scale"]
+    steady = [r for r in scale["sizes"] if not r.get("churn")]
+    [churned] = [r for r in scale["sizes"] if r.get("churn")]
+    assert [r["parties"] for r in steady] == [10, 1000]
+    assert all(r["rps"] > 0 and r["errors"] == 0 and r["lag"]["ticks"] > 0 for r in scale["sizes"])
+    assert churned["changes"] > 0 and set(churned["change_kinds"]) <= {"register", "suspension", "status", "agreement"}
+    assert scale["replicas"]["changes"] == len(scale["replicas"]["seconds"]) == 10
+    assert 0 < scale["change"]["status_delta_ms"] < scale["change"]["full_rebuild_ms"]
+    assert {r["kind"] for r in scale["memory"]} == {"party", "learned"} and all(r["bytes_each"] > 0
+                                                                               for r in scale["memory"])
+    assert [(r["new_rows"], r["rows_read"]) for r in scale["learned"] if not r.get("first")] == [
+        (0, 0), (100, 100), (10_000, 10_000), (0, 0)], "the read-back reads what was written since, once"
