@@ -173,26 +173,28 @@ def differences(snapshot: Snapshot, platform_versions: Sequence[tuple[int, int]]
     """Ids of the platforms and agreements (in force) whose version in the database differs from the
     snapshot's, or that only one side has: what the safety-net reload re-reads."""
     platforms: set[int] = set()
-    stored: dict[int, int] = {}
-    for start in range(0, len(platform_versions), _COMPARE_STEP):
-        stored.update(platform_versions[start:start + _COMPARE_STEP])
-        yield
-    for seen, (platform_id, platform) in enumerate(snapshot.platforms.items(), 1):
-        if stored.pop(platform_id, None) != platform.row_version:
+    present = 0
+    for seen, (platform_id, version) in enumerate(platform_versions, 1):
+        platform = snapshot.platforms.get(platform_id)
+        if platform is None or platform.row_version != version:
             platforms.add(platform_id)
+        present += platform is not None
         if seen % _COMPARE_STEP == 0:
             yield
-    platforms.update(stored)  # in the database, not in the snapshot
+    if present < len(snapshot.platforms):  # some are gone from the database (rare: a lost delete)
+        stored = {platform_id for platform_id, _ in platform_versions}
+        yield
+        platforms.update(platform_id for platform_id in snapshot.platforms if platform_id not in stored)
     agreements: set[int] = set()
-    stored = {}
+    versions: dict[int, int] = {}
     for start in range(0, len(agreement_versions), _COMPARE_STEP):
-        stored.update(agreement_versions[start:start + _COMPARE_STEP])
+        versions.update(agreement_versions[start:start + _COMPARE_STEP])
         yield
     for seen, entry in enumerate(snapshot.agreements.values(), 1):
         for agreement in entry:
-            if stored.pop(agreement.id, None) != agreement.row_version:
+            if versions.pop(agreement.id, None) != agreement.row_version:
                 agreements.add(agreement.id)
         if seen % _COMPARE_STEP == 0:
             yield
-    agreements.update(stored)
+    agreements.update(versions)  # in the database, not in the snapshot
     return platforms, agreements

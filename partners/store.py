@@ -133,14 +133,9 @@ async def migrate(dsn: str) -> list[str]:
     return applied
 
 
-# A platform's version: changes with every write to its row or to any of its parties' rows (each write
-# gives a row a new xmin; a party added, moved or removed changes the list), so that the safety-net
-# reload finds what changed without reading the rows. 64 bits of a hash: a change it missed would
-# need a collision, and the next change to that platform reads it anyway.
-_PLATFORM_VERSION = (
-    "hashtextextended(f.xmin::text || '/' || coalesce((SELECT string_agg(p.id::text || '.' || p.xmin::text, ','"
-    " ORDER BY p.id) FROM parties p WHERE p.platform_id = f.id), ''), 0)"
-)
+# A platform's version (migration 0010): triggers move it with every write to its row or to any of its
+# parties' rows, so that the safety-net reload finds what changed without reading the rows.
+_PLATFORM_VERSION = "f.row_version"
 # An operator suspension shows as status SUSPENDED whatever the connection status underneath.
 _SELECT_PLATFORMS = f"""
 SELECT f.id, f.name, CASE WHEN f.suspended THEN 'SUSPENDED' ELSE f.status END AS status, f.suspended, f.token_hash,
@@ -397,11 +392,13 @@ async def update_platform_settings(
     return merged
 
 
-async def token_known(pool: Pool, token_hashes: list[bytes]) -> bool:
-    """Whether any of these token hashes is stored (for a replica whose snapshot may lag a write)."""
+async def platform_with_token(pool: Pool, token_hashes: list[bytes]) -> int | None:
+    """The platform that holds any of these token hashes, if one does (for a replica whose snapshot may
+    lag a write: it re-reads that platform)."""
     async with pool.acquire() as conn:
-        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM platforms WHERE token_hash = ANY($1))",
-                                        token_hashes))
+        found: int | None = await conn.fetchval("SELECT id FROM platforms WHERE token_hash = ANY($1) LIMIT 1",
+                                                token_hashes)
+    return found
 
 
 async def list_platform_ids(pool: Pool) -> list[int]:

@@ -10,7 +10,8 @@
   goes out.
 * The safety net (every ``full_reload_seconds``, after a reconnection of the listener, or when a
   notification names no rows): :meth:`RegistrySync.reload` reads the version of every row (a few
-  bytes each), compares them with the snapshot and re-reads only what differs.
+  bytes each), compares them with the snapshot and re-reads only what differs. It runs beside the
+  changes, never in front of them: a change is applied while a reload compares.
 
 Work on the event loop runs in slices of about a millisecond, paced (``partners.pacing``) so that
 the registry takes at most ``loop_share`` of the loop's time: requests never wait behind a rebuild.
@@ -85,6 +86,7 @@ class RegistrySync:
         self._full_lock = asyncio.Lock()
         self._full_started = 0
         self._full_ended = 0.0
+        self._reload_task: asyncio.Task[None] | None = None
         self._pending_platforms: set[int] = set()
         self._pending_agreements: set[int] = set()
         self._pending_everything = False
@@ -172,10 +174,32 @@ class RegistrySync:
         return build_snapshot(*store.registry_rows(platforms, parties, self._unseal, agreements))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._reload_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _start_reload(self) -> None:
+        """A safety-net reload beside the changes (none if one is running: it covers this one's reason
+        only if it started after it, see :meth:`reload`; the pending flag asks again after it)."""
+        if self._reload_task is None or self._reload_task.done():
+            self._pending_everything = False
+            self._reload_task = asyncio.create_task(self._background_reload(), name="registry-reload")
+
+    async def _background_reload(self) -> None:
+        try:
+            await self.reload()
+            self.outage.ok("registry reload")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.on_reload_failed is not None:
+                self.on_reload_failed()
+            self.outage.failed("registry reload", exc)
+            self._pending_everything = True  # again, after the gap
+        finally:
+            self._wake.set()
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         changed = changes.decode(str(payload))
@@ -208,34 +232,32 @@ class RegistrySync:
                 conn.add_termination_listener(self._lost)
                 self.listening = True
                 # Anything missed while we were not listening is found by this reload.
-                self._take()
-                self._pending_everything = False
-                await self.reload()
+                self._pending_everything = True
+                self._full_ended = 0.0
                 self.outage.ok("registry listener")
                 backoff.reset()
                 next_full = time.monotonic() + self.full_reload_seconds
                 while not conn.is_closed():
-                    wake_at = next_full
-                    if self._pending_everything:  # rate-limited: not before the gap after the last one
-                        wake_at = min(wake_at, self._full_ended + FULL_RELOAD_GAP)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - time.monotonic()))
-                    self._wake.clear()
                     now = time.monotonic()
-                    if now >= next_full or (self._pending_everything and now >= self._full_ended + FULL_RELOAD_GAP):
-                        self._pending_everything = False
-                        self._take()  # the reload reads these too
-                        await self.reload()
-                        next_full = time.monotonic() + self.full_reload_seconds
-                    elif self._pending_platforms or self._pending_agreements:
+                    if self._pending_everything and now >= self._full_ended + FULL_RELOAD_GAP:
+                        self._start_reload()
+                    if now >= next_full:
+                        self._start_reload()
+                        next_full = now + self.full_reload_seconds
+                    if self._pending_platforms or self._pending_agreements:
                         taken = self._take()
                         try:
                             await self.refresh(platforms=taken[0], agreements=taken[1])
                         except BaseException:
                             self._put_back(taken)
                             raise
-                        if self._pending_platforms or self._pending_agreements:
-                            self._wake.set()  # what arrived meanwhile goes next, as one batch
+                        continue  # what arrived meanwhile goes next, as one batch
+                    wake_at = next_full
+                    if self._pending_everything:  # rate-limited: not before the gap after the last one
+                        wake_at = min(wake_at, max(self._full_ended + FULL_RELOAD_GAP, now + 0.05))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, wake_at - time.monotonic()))
+                    self._wake.clear()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
