@@ -7,6 +7,7 @@ routing) and closes them in reverse.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -198,6 +199,11 @@ class HubApp:
             )
             app.state.hub = state
             self.state = state
+            # What is loaded by now (the registry snapshot, learned routes: millions of objects at
+            # 100,000 parties) lives as long as its entries do and holds no reference cycles: out of the
+            # cyclic collector's sight, a full collection no longer walks it (it held the event loop for
+            # 1-2 s at 100,000 parties). Entries replaced later are still freed by their reference counts.
+            gc.freeze()
             try:
                 yield
             finally:
