@@ -208,6 +208,7 @@ class HubApp:
                 yield
             finally:
                 self.state = None
+                gc.unfreeze()  # what became garbage meanwhile (in cycles) can be collected again
 
 
 async def _no_route(request: Request, exc: Exception) -> Response:
