@@ -11,7 +11,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import aiohttp
 from starlette.applications import Starlette
@@ -54,6 +54,7 @@ from routing.modules import CALLBACK_PREFIX, PREFIX
 from routing.outbound_guard import Resolver
 from routing.perimeter import Perimeter, PerimeterSettings
 from routing.policy import Policy
+from routing.version_endpoints import HUB_VERSIONS, credentials_path, hubclientinfo_path, version_path
 
 log = logging.getLogger("ocpihub")
 
@@ -87,9 +88,8 @@ class HubApp:
         self.starlette = Starlette(
             routes=[
                 Route("/ocpi/versions", versions.versions, methods=["GET"]),
-                Route(PREFIX, versions.details, methods=["GET"]),
-                Route(f"{PREFIX}/credentials", credentials.credentials, methods=["GET", "POST", "PUT", "DELETE"]),
-                Route(f"{PREFIX}/hubclientinfo", hubclientinfo.hubclientinfo, methods=["GET"]),
+                Route("/ocpi/versions/", versions.versions, methods=["GET"]),
+                *_version_routes(),
                 Route("/healthz", health.healthz, methods=["GET"]),
                 Route("/readyz", health.readyz, methods=["GET"]),
                 Route("/metrics", health.metrics, methods=["GET"]),
@@ -191,10 +191,15 @@ class HubApp:
             )
             # Accepted broadcasts are delivered before the outbound client closes.
             stack.push_async_callback(routing.broadcaster.drain, config.request_timeout + 1)
+            registrar = Registrar(pool, sync, http, identity, guard, outbound_tls, self.keyring,
+                                  token_grace_seconds=config.token_grace_seconds, tolerated=metrics.tolerated)
+            stack.push_async_callback(registrar.close)
+            # A platform's first use of its new token ends the grace of the one before (in the store).
+            registry.new_token_used = registrar.new_token_used
+            registry.snapshot.new_token_used = registrar.new_token_used
             state = HubState(
                 config=config, identity=identity, pool=pool, registry=registry, sync=sync, http=http,
-                forwarder=forwarder, routing=routing,
-                registrar=Registrar(pool, sync, http, identity, guard, outbound_tls, self.keyring),
+                forwarder=forwarder, registrar=registrar, routing=routing,
                 metrics=metrics, admin_token=self.admin_token, liveness=liveness, lease=lease, outage=outage,
             )
             app.state.hub = state
@@ -229,6 +234,23 @@ async def _no_route(request: Request, exc: Exception) -> Response:
         response = ocpi_error(request, error)
     response.headers.update(exc.headers or {})
     return response
+
+
+def _version_routes() -> list[Route]:
+    """Versions, credentials and hubclientinfo of every OCPI version, each with and without the trailing
+    slash (advertised with it; no redirect either way)."""
+    routes = []
+    for version in HUB_VERSIONS:
+        paths: list[tuple[str, Any, list[str]]] = [
+            (version_path(version), versions.details(version), ["GET"]),
+            (credentials_path(version), credentials.credentials(version), ["GET", "POST", "PUT", "DELETE"]),
+        ]
+        clientinfo = hubclientinfo_path(version)
+        if clientinfo is not None:
+            paths.append((clientinfo, hubclientinfo.hubclientinfo(version), ["GET"]))
+        for path, endpoint, methods in paths:
+            routes += [Route(path.rstrip("/"), endpoint, methods=methods), Route(path, endpoint, methods=methods)]
+    return routes
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

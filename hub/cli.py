@@ -207,17 +207,21 @@ def cmd_partners(args: argparse.Namespace) -> int:
     if action == "invite":
         result = _admin(args, "POST", "/admin/invitations", {"name": args.name or "", "parties": args.party})
     elif action == "register":
-        result = _admin(args, "POST", "/admin/registrations",
-                        {"versions_url": args.versions_url, "token": args.token, "name": args.name or ""})
+        body: dict[str, Any] = {"versions_url": args.versions_url, "token": args.token, "name": args.name or "",
+                                "parties": args.party}
+        if args.role:
+            body["role"] = args.role
+        result = _admin(args, "POST", "/admin/registrations", body)
     elif action == "list":
         result = _admin(args, "GET", "/admin/platforms")
     elif action == "show":
         result = _admin(args, "GET", f"/admin/platforms/{args.platform_id}")
-    elif action in ("suspend", "unsuspend"):
+    elif action in ("suspend", "unsuspend", "rotate", "refresh"):
         result = _admin(args, "POST", f"/admin/platforms/{args.platform_id}/{action}")
     else:  # remove
-        _admin(args, "DELETE", f"/admin/platforms/{args.platform_id}")
-        result = {"removed": args.platform_id}
+        notify = "?notify=true" if args.notify else ""
+        _admin(args, "DELETE", f"/admin/platforms/{args.platform_id}{notify}")
+        result = {"removed": args.platform_id, "notified": args.notify}
     print(json.dumps(result, indent=2))
     return 0
 
@@ -311,14 +315,31 @@ def parser() -> argparse.ArgumentParser:
     invite.add_argument("--party", action="append", default=[], type=party, metavar="CC:PARTY:ROLE",
                         help="a party the platform will bring, e.g. NL:ABC:CPO (repeatable); listed as PLANNED "
                              "in hubclientinfo until the platform registers")
-    register = actions.add_parser("register", help="register with a platform that gave us a token A")
+    register = actions.add_parser("register", help="register with a platform that gave us a token A (in the "
+                                                   "highest OCPI version both speak)")
     register.add_argument("versions_url")
     register.add_argument("token")
     register.add_argument("--name")
+    register.add_argument("--role", choices=_ROLES,
+                          help="the role of an OCPI 2.1.1 platform's party (2.1.1 credentials carry none)")
+    register.add_argument("--party", action="append", default=[], type=party, metavar="CC:PARTY:ROLE",
+                          help="or its parties with their roles, e.g. NL:ABC:CPO (repeatable)")
     actions.add_parser("list", help="list platforms")
-    for action in ("show", "suspend", "unsuspend", "remove"):
-        a = actions.add_parser(action, help=f"{action} a platform")
+    helps = {
+        "show": "show a platform (version, token spelling, parties; never a token)",
+        "suspend": "suspend a platform", "unsuspend": "lift a suspension",
+        "rotate": "update credentials on the platform's side: a new token for it, its endpoints read again, "
+                  "moved to the highest common OCPI version",
+        "refresh": "read the platform's versions and endpoints again",
+        "remove": "remove a platform",
+    }
+    for action, text in helps.items():
+        a = actions.add_parser(action, help=text)
         a.add_argument("platform_id", type=int)
+        if action == "remove":
+            a.add_argument("--notify", action="store_true",
+                           help="first tell the platform it is unregistered (a credentials DELETE on its side); "
+                                "nothing is removed if that fails")
     partners.set_defaults(func=cmd_partners)
 
     agreements = _admin_client(sub, "agreements", "manage roaming agreements through a running hub's admin API")

@@ -43,6 +43,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     request_timeout: float = 30.0
     connections_per_receiver: int = 64
     callback_ttl: float = 24 * 3600.0
+    token_grace_seconds: float = 600.0
     registry_reload_seconds: float = 30.0
     still_alive_seconds: float = 300.0
     offline_after_failures: int = 3
@@ -112,6 +113,8 @@ DESCRIPTIONS: dict[str, str] = {
     "request_timeout": "seconds a forwarded request may take in all (4002 beyond)",
     "connections_per_receiver": "open connections per receiver host at most",
     "callback_ttl": "seconds a rewritten response_url stays valid",
+    "token_grace_seconds": "after a credentials update: seconds the platform's previous token stays valid "
+                           "(until it uses the new one)",
     "registry_reload_seconds": "full registry reload interval (safety net behind LISTEN/NOTIFY)",
     "still_alive_seconds": "silence after which a platform's versions endpoint is probed",
     "offline_after_failures": "failed probes or forwards in a row before a platform is OFFLINE",
@@ -210,6 +213,8 @@ def _validate(config: Config) -> None:
     if config.answer_buffer_bytes < config.max_answer_bytes:
         raise ConfigError(f"{PREFIX}ANSWER_BUFFER_BYTES must be at least {PREFIX}MAX_ANSWER_BYTES "
                           "(an answer larger than the whole budget could never be read)")
+    if config.token_grace_seconds < 0:
+        raise ConfigError(f"{PREFIX}TOKEN_GRACE_SECONDS must not be negative")
     _validate_security(config)
 
 

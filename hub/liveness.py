@@ -8,7 +8,8 @@
 * Pushes (leader only): after each registry change the leader compares the statuses of the parties
   of the platforms that changed, before and after, and PUTs each changed ClientInfo to every
   connected platform that implements the hubclientinfo RECEIVER interface (not to the party's own
-  platform). Status changes land in the database first, so whichever replica saw the evidence,
+  platform), in that platform's OCPI version (2.1.1 has no hubclientinfo: nothing is pushed to 2.1.1
+  platforms). Status changes land in the database first, so whichever replica saw the evidence,
   exactly one replica pushes.
 
 Bounds: the work per change is proportional to the platforms it names (the receivers are an index
@@ -36,6 +37,7 @@ from partners.pacing import Pacer
 from partners.registry import Party, Platform, Registry, Snapshot
 from partners.sync import Change
 from routing.forward import Forwarder, UpstreamFailure
+from routing.versions import Context, NotInVersionError, OcpiVersion, UntranslatableError, translate
 
 log = logging.getLogger("ocpihub.liveness")
 
@@ -51,6 +53,20 @@ class ClientInfo(msgspec.Struct, kw_only=True):
 def client_info(party: Party, status: ConnectionStatus) -> ClientInfo:
     return ClientInfo(party_id=party.party_id, country_code=party.country_code, role=party.role, status=status,
                       last_updated=party.last_updated)
+
+
+def client_info_in(version: OcpiVersion, info: ClientInfo) -> dict[str, Any] | None:
+    """``info`` as a ClientInfo of ``version``; None where that version cannot carry it (2.1.1 has no
+    hubclientinfo; 2.3.0 has no HUB role)."""
+    document: dict[str, Any] = msgspec.to_builtins(info)
+    if version is OcpiVersion.V2_2_1:
+        return document
+    try:
+        translated: dict[str, Any] = translate(document, "hubclientinfo", "client_info", OcpiVersion.V2_2_1, version,
+                                               Context()).document
+    except (NotInVersionError, UntranslatableError):
+        return None
+    return translated
 
 
 _encode = msgspec.json.Encoder().encode
@@ -174,8 +190,8 @@ class Liveness:
 
     async def check_once(self) -> None:
         due = await self.pacer.run(self._due(self.registry.snapshot, time.monotonic()))
-        await bounded(due, lambda p: self._probe(p.id, p.versions_url or "", p.outbound_auth or "", p.status, p),
-                      self.concurrency)
+        await bounded(due, lambda p: self._probe(p.id, p.versions_url or "", p.versions_auth or p.outbound_auth or "",
+                                                 p.status, p), self.concurrency)
 
     def _due(self, snapshot: Snapshot, now: float) -> Generator[None, None, list[Platform]]:
         """The platforms to probe this round, found in slices."""
@@ -249,8 +265,20 @@ class Liveness:
         overtake each other)."""
         snapshot = self.registry.snapshot
         receivers = [p for p in map(snapshot.platforms.get, list(self.receivers)) if p is not None and takes_pushes(p)]
-        sends = ((party, _encode(client_info(party, status)), platform) for party, status in batch
-                 for platform in receivers if platform.id != party.platform_id)
+        bodies: dict[tuple[int, OcpiVersion], bytes | None] = {}
+        sends = []
+        for n, (party, status) in enumerate(batch):
+            info = client_info(party, status)
+            for platform in receivers:
+                if platform.id == party.platform_id:
+                    continue
+                version = platform.version or OcpiVersion.V2_2_1
+                if (n, version) not in bodies:  # one body per party and version
+                    document = client_info_in(version, info)
+                    bodies[(n, version)] = None if document is None else _encode(document)
+                body = bodies[(n, version)]
+                if body is not None:
+                    sends.append((party, body, platform))
         await bounded(sends, self._send, self.concurrency)
 
     async def _send(self, item: tuple[Party, bytes, Platform]) -> None:

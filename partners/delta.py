@@ -10,7 +10,7 @@ snapshot, which stays valid, unchanged, for the requests still using it.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TypeVar
 
 from immutables import Map
@@ -68,6 +68,7 @@ def apply(snapshot: Snapshot, platforms: Mapping[int, PlatformChange],
             yield
     views = snapshot.views
     new_platforms, by_token, by_party = snapshot.platforms, snapshot.by_token_hash, snapshot.by_party
+    by_previous = snapshot.by_previous_token
     if pairs:
         with new_platforms.mutate() as mutation:
             for before, after in pairs:
@@ -76,13 +77,15 @@ def apply(snapshot: Snapshot, platforms: Mapping[int, PlatformChange],
                 elif before is not None:
                     del mutation[before.id]
             new_platforms = mutation.finish()
-        by_token = _tokens(by_token, pairs)
+        by_token = _tokens(by_token, pairs, _token_hash)
+        by_previous = _tokens(by_previous, pairs, _previous_token_hash)
         by_party = _parties(by_party, pairs)
         views = views.changed(pairs)
     new_agreements = snapshot.agreements
     if agreements:
         new_agreements = yield from _agreements(new_agreements, agreements)
-    return snapshot.successor(new_platforms, by_token, by_party, new_agreements, views), frozenset(changed)
+    return (snapshot.successor(new_platforms, by_token, by_party, new_agreements, views, by_previous),
+            frozenset(changed))
 
 
 def _platform(before: Platform | None, row: PlatformRow, party_rows: Sequence[PartyRow]) -> Platform:
@@ -95,17 +98,29 @@ def _platform(before: Platform | None, row: PlatformRow, party_rows: Sequence[Pa
     return before if before is not None and after == before else after
 
 
-def _tokens(by_token: Map[bytes, int], pairs: Sequence[tuple[Platform | None, Platform | None]]) -> Map[bytes, int]:
-    moved = [(b, a) for b, a in pairs if (b.token_hash if b else None) != (a.token_hash if a else None)]
+def _token_hash(platform: Platform | None) -> bytes | None:
+    return None if platform is None else platform.token_hash
+
+
+def _previous_token_hash(platform: Platform | None) -> bytes | None:
+    return None if platform is None else platform.previous_token_hash
+
+
+def _tokens(by_token: Map[bytes, int], pairs: Sequence[tuple[Platform | None, Platform | None]],
+            token: Callable[[Platform | None], bytes | None]) -> Map[bytes, int]:
+    """``by_token`` (token hash -> platform id) with the tokens of the changed platforms moved."""
+    moved = [(b, a) for b, a in pairs if token(b) != token(a)]
     if not moved:
         return by_token
     with by_token.mutate() as mutation:
         for before, _ in moved:
-            if before is not None and before.token_hash is not None and mutation.get(before.token_hash) == before.id:
-                del mutation[before.token_hash]
+            old = token(before)
+            if before is not None and old is not None and mutation.get(old) == before.id:
+                del mutation[old]
         for _, after in moved:
-            if after is not None and after.token_hash is not None:
-                mutation[after.token_hash] = after.id
+            new = token(after)
+            if after is not None and new is not None:
+                mutation[new] = after.id
         result = mutation.finish()
     return result
 

@@ -45,6 +45,13 @@ class NotEnoughInformationError(ClientError):
     ocpi_status = 2002
 
 
+class RoleUnknownError(NotEnoughInformationError):
+    """2002: OCPI 2.1.1 credentials carry no role, and the operator has not given the party's. Valid JSON
+    that reached the OCPI layer: HTTP 200 with the error in the body (status codes chapter)."""
+
+    http_status = 200
+
+
 class UnauthorizedError(ClientError):
     """Missing or unknown credentials token: HTTP 401 as the transport chapter demands."""
 

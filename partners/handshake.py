@@ -5,6 +5,10 @@ in words ("connection refused by partner.example:443"), never an exception class
 Every URL is a partner's: each call goes through the outbound policy (the URL here, the addresses in
 the session's connector) and no redirect is followed. A refusal propagates as ``OutboundRefused``
 naming the URL and the rule, for the registrar to report.
+
+The token goes out in the spelling ``partners.token_encoding`` prefers for the partner; a versions or
+version details call refused as unauthorised is made once more in the other spelling, and
+:class:`Discovery` says what worked.
 """
 
 from __future__ import annotations
@@ -13,22 +17,39 @@ import logging
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import msgspec
 
-from partners import strict_json
+from partners import credentials, strict_json, token_encoding
 from partners.errors import ClientApiUnusableError, NoMatchingEndpointsError, UnsupportedVersionError
-from partners.model import Credentials, Version, VersionDetails
-from partners.tokens import Secret, authorization_value
+from partners.model import Version, VersionDetails
+from partners.tokens import Secret, TokenEncoding, authorization_value
 from routing.outbound_failures import describe
 from routing.outbound_policy import OutboundRefused, Target, safe_url
+from routing.versions.version import ORDER, OcpiVersion
 
 log = logging.getLogger("ocpihub.handshake")
 
-SUPPORTED_VERSIONS = ("2.2.1",)
+SUPPORTED = tuple(reversed(ORDER))
+SUPPORTED_VERSIONS = tuple(v.value for v in SUPPORTED)
 """Versions the hub speaks, preferred first."""
+
+
+class TokenRefusedError(ClientApiUnusableError):
+    """3001: the partner did not accept the token as spelled (``token_encoding.refused``)."""
+
+
+class Discovery(NamedTuple):
+    """A partner's endpoints for one version, and the token spellings its endpoints accepted."""
+
+    details: VersionDetails
+    version: OcpiVersion
+    token_encoding: TokenEncoding
+    """What the version details endpoint accepted: the spelling for every call but the versions list."""
+    versions_token_encoding: TokenEncoding
+    """What the versions endpoint accepted (still-alive checks and discovery use it)."""
 
 _CONNECT_SECONDS = 5
 _ANSWER_SECONDS = 15
@@ -64,7 +85,8 @@ def _unwrap(payload: Any) -> Any:
     if isinstance(payload, dict) and "status_code" in payload:
         status = payload.get("status_code")
         if isinstance(status, int) and not 1000 <= status < 2000:
-            raise ClientApiUnusableError(
+            error = TokenRefusedError if token_encoding.refused(200, status) else ClientApiUnusableError
+            raise error(
                 f"partner answered status_code {status}: {str(payload.get('status_message', ''))[:200]}"
             )
         return payload.get("data")
@@ -72,11 +94,12 @@ def _unwrap(payload: Any) -> Any:
 
 
 async def _call(
-    caller: Caller, method: str, url: str, token: Secret, what: str, body: bytes | None = None
+    caller: Caller, method: str, url: str, token: Secret, what: str, body: bytes | None = None,
+    encoding: TokenEncoding = TokenEncoding.BASE64,
 ) -> Any:
     target = caller.outbound.check_url(url)  # before any connection: scheme, userinfo, address literals
     shown = safe_url(url)
-    headers = {"Authorization": authorization_value(token).decode()}
+    headers = {"Authorization": authorization_value(token, encoding).decode()}
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
@@ -94,8 +117,12 @@ async def _call(
     if 300 <= status < 400:
         raise ClientApiUnusableError(f"{what} at {shown} answered HTTP {status} (a redirect): the hub follows "
                                      "no redirects, give the URL it points to")
+    if token_encoding.refused(status, None):
+        raise TokenRefusedError(f"{what} at {shown} answered HTTP {status} to the {encoding.value} token")
     if status >= 400:
         raise ClientApiUnusableError(f"{what} at {shown} answered HTTP {status}")
+    if not raw.strip() and method == "DELETE":
+        return None  # a bodiless answer to DELETE says enough
     try:
         return _unwrap(strict_json.decode(raw, object))
     except strict_json.InvalidJson as exc:
@@ -120,9 +147,30 @@ def _words(exc: BaseException, target: Target) -> str:
     return describe(exc, target.host, target.port, connect_seconds=_CONNECT_SECONDS, answer_seconds=_ANSWER_SECONDS)
 
 
-async def discover(caller: Caller, versions_url: str, token: Secret) -> VersionDetails:
-    """The partner's endpoints for the best version we share with it."""
-    data = await _call(caller, "GET", versions_url, token, "versions endpoint")
+async def _call_either(caller: Caller, url: str, token: Secret, what: str,
+                       first: TokenEncoding) -> tuple[Any, TokenEncoding]:
+    """GET ``url`` with the token spelled ``first``, and once more spelled the other way if that was
+    refused as unauthorised; the answer and the spelling that worked."""
+    try:
+        return await _call(caller, "GET", url, token, what, encoding=first), first
+    except TokenRefusedError:
+        second = first.other
+        log.info("partner refused the %s token on its %s; trying it %s", first.value, what, second.value)
+        return await _call(caller, "GET", url, token, what, encoding=second), second
+
+
+async def discover(
+    caller: Caller, versions_url: str, token: Secret, *, version: OcpiVersion | None = None,
+    seen: TokenEncoding | None = None, known: tuple[TokenEncoding, TokenEncoding] | None = None,
+) -> Discovery:
+    """The partner's endpoints for ``version`` (a partner's POST or PUT chooses it by the credentials
+    endpoint it calls) or, without one, for the highest version both sides speak.
+
+    ``seen``: the token spelling the partner used towards us. ``known``: the spellings learned earlier
+    (versions endpoint, everything else), tried first when reading the endpoints again.
+    """
+    first = known[0] if known else token_encoding.preferred(version, seen)
+    data, versions_spelling = await _call_either(caller, versions_url, token, "versions endpoint", first)
     if isinstance(data, dict):
         log.warning("partner sent a single Version where a list belongs; accepted")
         data = [data]
@@ -131,38 +179,57 @@ async def discover(caller: Caller, versions_url: str, token: Secret) -> VersionD
     except msgspec.ValidationError as exc:
         raise ClientApiUnusableError(f"versions endpoint at {versions_url} sent an invalid list: {exc}") from None
     offered = {v.version: v.url for v in versions}
-    chosen = next((v for v in SUPPORTED_VERSIONS if v in offered), None)
-    if chosen is None:
-        raise UnsupportedVersionError(
-            f"no common OCPI version: partner offers {sorted(offered) or 'none'}, "
-            f"hub supports {list(SUPPORTED_VERSIONS)}"
-        )
-    details_data = await _call(caller, "GET", offered[chosen], token, "version details endpoint")
+    if version is not None:
+        if version.value not in offered:
+            raise UnsupportedVersionError(
+                f"OCPI {version} was chosen (its credentials endpoint was called), but the partner's versions "
+                f"endpoint offers {sorted(offered) or 'none'}")
+        chosen = version
+    else:
+        found = next((v for v in SUPPORTED if v.value in offered), None)
+        if found is None:
+            raise UnsupportedVersionError(
+                f"no common OCPI version: partner offers {sorted(offered) or 'none'}, "
+                f"hub supports {list(SUPPORTED_VERSIONS)}"
+            )
+        chosen = found
+    details_first = known[1] if known else token_encoding.preferred(chosen, seen or versions_spelling)
+    details_data, spelling = await _call_either(caller, offered[chosen.value], token, "version details endpoint",
+                                                details_first)
     if isinstance(details_data, list) and len(details_data) == 1:
         log.warning("partner wrapped its version details in a list; accepted")
         details_data = details_data[0]
     try:
         details = msgspec.convert(details_data, VersionDetails)
     except msgspec.ValidationError as exc:
-        raise ClientApiUnusableError(f"version details at {offered[chosen]} are invalid: {exc}") from None
+        raise ClientApiUnusableError(f"version details at {offered[chosen.value]} are invalid: {exc}") from None
     if not any(e.identifier != "credentials" for e in details.endpoints):
-        raise NoMatchingEndpointsError("partner lists no functional module endpoint for OCPI " + chosen)
-    return details
+        raise NoMatchingEndpointsError(f"partner lists no functional module endpoint for OCPI {chosen}")
+    return Discovery(details, chosen, spelling, versions_spelling)
 
 
 def credentials_url(details: VersionDetails) -> str:
     for endpoint in details.endpoints:
         if endpoint.identifier == "credentials":
             return endpoint.url
-    raise NoMatchingEndpointsError("partner lists no credentials endpoint")
+    raise NoMatchingEndpointsError(
+        f"the partner's OCPI {details.version} version details list no credentials endpoint, so the hub cannot "
+        "register with it (OCN-era 2.2 stacks have none): invite it instead, so that it registers itself")
 
 
 async def send_credentials(
-    caller: Caller, url: str, token: Secret, ours: Credentials, *, method: str = "POST"
-) -> Credentials:
-    """POST (register) or PUT (update) our credentials; returns the partner's credentials."""
-    data = await _call(caller, method, url, token, "credentials endpoint", msgspec.json.encode(ours))
+    caller: Caller, url: str, token: Secret, ours: credentials.AnyCredentials, *,
+    version: OcpiVersion, encoding: TokenEncoding, method: str = "POST",
+) -> credentials.AnyCredentials:
+    """POST (register) or PUT (update) our credentials of ``version``; returns the partner's, of that
+    version too."""
+    data = await _call(caller, method, url, token, "credentials endpoint", msgspec.json.encode(ours), encoding)
     try:
-        return msgspec.convert(data, Credentials)
+        return credentials.convert(version, data)
     except msgspec.ValidationError as exc:
-        raise ClientApiUnusableError(f"credentials answer from {url} is invalid: {exc}") from None
+        raise ClientApiUnusableError(f"credentials answer from {safe_url(url)} is invalid: {exc}") from None
+
+
+async def delete_credentials(caller: Caller, url: str, token: Secret, encoding: TokenEncoding) -> None:
+    """Tell the partner our credentials on its side are void (the hub unregisters)."""
+    await _call(caller, "DELETE", url, token, "credentials endpoint", encoding=encoding)

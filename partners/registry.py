@@ -14,9 +14,11 @@ what a dict's does, and a new map with a few entries changed shares all the othe
 
 from __future__ import annotations
 
+import base64
 import gc
 import math
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -24,7 +26,8 @@ from immutables import Map
 
 from partners.model import ConnectionStatus, InterfaceRole, PlatformSettings, Role
 from partners.party_views import PartyViews
-from partners.tokens import Secret, authorization_value, hash_token, header_token_hashes
+from partners.tokens import Secret, TokenEncoding, authorization_value, hash_token, header_token_hashes
+from routing.versions.version import OcpiVersion
 
 PartyKey = tuple[str, str]
 """``(COUNTRY_CODE, PARTY_ID)`` upper-cased: OCPI identifiers are case-insensitive."""
@@ -55,25 +58,60 @@ class Party(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Platform(msgspec.Struct, frozen=True, kw_only=True):
-    """One OCPI connection. ``outbound_auth`` is the ready-made Authorization header value."""
+    """One OCPI connection. ``outbound_auth`` is the ready-made Authorization header value for every
+    call to the platform, spelled as ``token_encoding`` says; ``versions_auth`` is the one for its
+    versions endpoint (still-alive checks, discovery), which a few 2.1.1 stacks want spelled otherwise."""
 
     id: int
     name: str
     status: ConnectionStatus
     registered: bool
     versions_url: str | None
-    version: str | None
+    version: OcpiVersion | None
     endpoints: Mapping[EndpointKey, str]
     parties: tuple[Party, ...]
     outbound_auth: str | None = None
     settings: PlatformSettings = PlatformSettings()
     # The operator's suspension (then ``status`` is SUSPENDED too); nothing the platform does lifts it.
     suspended: bool = False
-    # SHA-256 of the token the platform presents to us (the key of ``Snapshot.by_token_hash``).
+    token_encoding: TokenEncoding = TokenEncoding.BASE64
+    versions_token_encoding: TokenEncoding = TokenEncoding.BASE64
+    versions_auth: str | None = None
+    # Until when (epoch seconds) the platform's token before its last credentials update is accepted too;
+    # None: no such token. The first use of the new token ends it early.
+    previous_token_until: float | None = None
+    # SHA-256 of the tokens the platform presents to us (the keys of ``Snapshot.by_token_hash`` and
+    # ``Snapshot.by_previous_token``): what a change removes from those maps.
     token_hash: bytes | None = None
+    previous_token_hash: bytes | None = None
     # The database's version of this platform's rows (its own and its parties'): a full reload
     # compares these instead of the rows themselves (``partners.delta.differences``).
     row_version: int = 0
+
+    def __repr__(self) -> str:
+        # The Authorization values hold the partner's token: a Platform in a log line or a traceback's
+        # locals must not show it.
+        return (f"Platform(id={self.id}, name={self.name!r}, status={self.status.value}, "
+                f"version={self.version}, parties={[p.label for p in self.parties]})")
+
+    __str__ = __repr__
+
+    @property
+    def outbound_token(self) -> Secret | None:
+        """The token the hub presents to the platform, read back from ``outbound_auth`` (kept once: the
+        registrar needs it rarely, to call the platform's credentials module)."""
+        if self.outbound_auth is None:
+            return None
+        value = self.outbound_auth.partition(" ")[2]
+        if self.token_encoding is TokenEncoding.BASE64:
+            value = base64.b64decode(value).decode("utf-8")
+        return Secret(value)
+
+    @property
+    def credentials_url(self) -> str | None:
+        """The platform's own credentials endpoint; None for stacks that have none (OCN-era 2.2 ones):
+        the hub can then neither register with them, nor update or delete credentials on their side."""
+        return self.endpoints.get(("credentials", InterfaceRole.SENDER))
 
     def endpoint(self, module: str, interface: InterfaceRole) -> str | None:
         return self.endpoints.get((module, interface))
@@ -101,6 +139,10 @@ class PlatformRow(msgspec.Struct, kw_only=True):
     endpoints: list[dict[str, Any]]
     settings: dict[str, Any] = {}
     suspended: bool = False
+    token_encoding: TokenEncoding = TokenEncoding.BASE64
+    versions_token_encoding: TokenEncoding = TokenEncoding.BASE64
+    previous_token_hash: bytes | None = None
+    previous_token_until: float | None = None
     row_version: int = 0
 
 
@@ -159,7 +201,8 @@ class Snapshot:
     Never changed once in use: a change makes a new snapshot (``partners.delta``) that shares every
     unchanged entry with this one."""
 
-    __slots__ = ("_auth_cache", "agreements", "by_party", "by_token_hash", "platforms", "views")
+    __slots__ = ("_auth_cache", "agreements", "by_party", "by_previous_token", "by_token_hash", "new_token_used",
+                 "platforms", "views")
 
     def __init__(
         self,
@@ -169,6 +212,7 @@ class Snapshot:
         agreements: Mapping[AgreementKey, tuple[Agreement, ...]] | None = None,
         views: PartyViews | None = None,
         auth_cache: dict[bytes, Platform] | None = None,
+        by_previous_token: Mapping[bytes, int] | None = None,
     ) -> None:
         self.platforms: Map[int, Platform] = _map(platforms)
         # Token hash -> platform id (not the Platform: a change to a platform that keeps its token
@@ -178,6 +222,12 @@ class Snapshot:
         # Roaming agreements by (cpo party, emsp party): one lookup per request, then a comparison of
         # timestamps, so an agreement starts and ends by the clock without a reload.
         self.agreements: Map[AgreementKey, tuple[Agreement, ...]] = _map(agreements or {})
+        # Tokens replaced by a credentials update (hash -> platform id), still accepted until the
+        # platform's ``previous_token_until`` (checked at each use: they are never cached).
+        self.by_previous_token: Map[bytes, int] = _map(by_previous_token or {})
+        # Told the id of a platform that used its new token while its previous one was still accepted
+        # (the registry's owner ends the previous one in the store). Set by :meth:`Registry.swap`.
+        self.new_token_used: Callable[[int], None] | None = None
         # Parties in hubclientinfo's order and by last_updated, and counts for the metrics.
         self.views = views if views is not None else PartyViews.build(platforms.values())
         # Raw Authorization header -> platform, filled on first successful use and handed on to the next
@@ -187,15 +237,16 @@ class Snapshot:
 
     def successor(self, platforms: Map[int, Platform], by_token_hash: Map[bytes, int],
                   by_party: Map[PartyKey, tuple[Party, ...]], agreements: Map[AgreementKey, tuple[Agreement, ...]],
-                  views: PartyViews) -> Snapshot:
+                  views: PartyViews, by_previous_token: Map[bytes, int]) -> Snapshot:
         """The snapshot after a change, keeping what this one learnt about Authorization headers."""
-        return Snapshot(platforms, by_token_hash, by_party, agreements, views, self._auth_cache)
+        return Snapshot(platforms, by_token_hash, by_party, agreements, views, self._auth_cache, by_previous_token)
 
-    def platform_for_header(self, header_value: bytes) -> Platform | None:
+    def platform_for_header(self, header_value: bytes, now: float | None = None) -> Platform | None:
         platform = self._auth_cache.get(header_value)
         if platform is not None and self.platforms.get(platform.id) is platform:
             return platform
-        for digest in header_token_hashes(header_value):
+        hashes = header_token_hashes(header_value)
+        for digest in hashes:
             platform_id = self.by_token_hash.get(digest)
             if platform_id is not None:
                 platform = self.platforms[platform_id]
@@ -204,12 +255,31 @@ class Snapshot:
                     # replaced tokens and changed platforms are only dropped here.
                     self._auth_cache.clear()
                 self._auth_cache[header_value] = platform
+                if platform.previous_token_until is not None and self.new_token_used is not None:
+                    self.new_token_used(platform.id)
                 return platform
+        if self.by_previous_token:
+            for digest in hashes:
+                platform = self._previous(digest, now)
+                if platform is not None:
+                    return platform
         return None
 
-    def platform_for_token(self, token: str) -> Platform | None:
-        platform_id = self.by_token_hash.get(hash_token(token))
-        return None if platform_id is None else self.platforms[platform_id]
+    def platform_for_token(self, token: str, now: float | None = None) -> Platform | None:
+        digest = hash_token(token)
+        platform_id = self.by_token_hash.get(digest)
+        if platform_id is not None:
+            return self.platforms[platform_id]
+        return self._previous(digest, now)
+
+    def _previous(self, digest: bytes, now: float | None) -> Platform | None:
+        """The platform whose previous token this is, while that token is still accepted."""
+        platform_id = self.by_previous_token.get(digest)
+        platform = None if platform_id is None else self.platforms.get(platform_id)
+        if platform is None or platform.previous_token_until is None \
+                or (time.time() if now is None else now) >= platform.previous_token_until:
+            return None
+        return platform
 
     def parties(self) -> Iterable[Party]:
         for parties in self.by_party.values():
@@ -225,6 +295,7 @@ def _map(mapping: Mapping[K, V]) -> Map[K, V]:
 
 
 _INTERFACES: dict[object, InterfaceRole] = {r.value: r for r in InterfaceRole}
+_VERSIONS: dict[object, OcpiVersion] = {v.value: v for v in OcpiVersion}
 _NO_SETTINGS = PlatformSettings()
 
 
@@ -246,22 +317,33 @@ def make_platform(row: PlatformRow, parties: tuple[Party, ...]) -> Platform:
             # Role-less endpoints (credentials, or a pre-2.2 style listing) serve both interfaces.
             endpoints.setdefault((identifier, InterfaceRole.SENDER), url)
             endpoints.setdefault((identifier, InterfaceRole.RECEIVER), url)
+    outbound_auth = (
+        authorization_value(Secret(row.outbound_token), row.token_encoding).decode("ascii")
+        if row.outbound_token is not None else None
+    )
+    previous = row.previous_token_hash is not None and row.previous_token_until is not None
     return Platform(
         id=row.id,
         name=row.name,
         status=ConnectionStatus.SUSPENDED if row.suspended else row.status,
         registered=row.outbound_token is not None,
         versions_url=row.versions_url,
-        version=row.version,
+        version=_VERSIONS.get(row.version),
         endpoints=endpoints,
         parties=parties,
         settings=msgspec.convert(row.settings, PlatformSettings) if row.settings else _NO_SETTINGS,
         suspended=row.suspended,
-        outbound_auth=(
-            authorization_value(Secret(row.outbound_token)).decode("ascii")
-            if row.outbound_token is not None else None
+        outbound_auth=outbound_auth,
+        token_encoding=row.token_encoding,
+        versions_token_encoding=row.versions_token_encoding,
+        versions_auth=(
+            authorization_value(Secret(row.outbound_token), row.versions_token_encoding).decode("ascii")
+            if row.outbound_token is not None and row.versions_token_encoding is not row.token_encoding
+            else outbound_auth
         ),
+        previous_token_until=row.previous_token_until if row.previous_token_hash is not None else None,
         token_hash=None if row.token_hash is None else bytes(row.token_hash),
+        previous_token_hash=bytes(row.previous_token_hash) if previous and row.previous_token_hash else None,
         row_version=row.row_version,
     )
 
@@ -333,28 +415,35 @@ def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow],
     # Straight into the maps (no dict first: at 100,000 platforms that doubled the memory at the peak).
     platforms, by_token, by_party = Map[int, Platform]().mutate(), Map[bytes, int]().mutate(), \
         Map[PartyKey, tuple[Party, ...]]().mutate()
+    by_previous = Map[bytes, int]().mutate()
     for row in platform_rows:
         platform = platforms[row.id] = make_platform(row, tuple(parties_of.pop(row.id, ())))
         if platform.token_hash is not None:
             by_token[platform.token_hash] = row.id
+        if platform.previous_token_hash is not None:
+            by_previous[platform.previous_token_hash] = row.id
         for party in platform.parties:
             by_party[party.key] = by_platform((*by_party.get(party.key, ()), party))
     agreements = Map[AgreementKey, tuple[Agreement, ...]]().mutate()
     for agreement_row in agreement_rows:
         agreement = make_agreement(agreement_row)
         agreements[agreement.key] = by_id((*agreements.get(agreement.key, ()), agreement))
-    return Snapshot(platforms.finish(), by_token.finish(), by_party.finish(), agreements.finish())
+    return Snapshot(platforms.finish(), by_token.finish(), by_party.finish(), agreements.finish(),
+                    by_previous_token=by_previous.finish())
 
 
 class Registry:
     """Holds the current snapshot; ``swap`` replaces it in one assignment."""
 
-    __slots__ = ("snapshot", "version")
+    __slots__ = ("new_token_used", "snapshot", "version")
 
     def __init__(self) -> None:
         self.snapshot: Snapshot = EMPTY
         self.version = 0
+        # Handed to every snapshot swapped in (see ``Snapshot.new_token_used``).
+        self.new_token_used: Callable[[int], None] | None = None
 
     def swap(self, snapshot: Snapshot) -> None:
+        snapshot.new_token_used = self.new_token_used
         self.snapshot = snapshot
         self.version += 1

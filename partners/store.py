@@ -37,6 +37,10 @@ class PartyConflictError(Exception):
         self.label = label
 
 
+class AlreadyRegisteredError(Exception):
+    """A registration lost the race: the token it started with was used by another registration first."""
+
+
 async def _init_connection(conn: Any) -> None:
     await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads,
                               schema="pg_catalog")
@@ -139,7 +143,12 @@ _PLATFORM_VERSION = "f.row_version"
 # An operator suspension shows as status SUSPENDED whatever the connection status underneath.
 _SELECT_PLATFORMS = f"""
 SELECT f.id, f.name, CASE WHEN f.suspended THEN 'SUSPENDED' ELSE f.status END AS status, f.suspended, f.token_hash,
-       f.outbound_token, f.versions_url, f.version, f.endpoints, f.settings, {_PLATFORM_VERSION} AS row_version
+       f.outbound_token, f.versions_url, f.version, f.endpoints, f.settings, f.token_encoding,
+       f.versions_token_encoding,
+       CASE WHEN f.previous_token_until > now() THEN f.previous_token_hash END AS previous_token_hash,
+       CASE WHEN f.previous_token_until > now() THEN extract(epoch FROM f.previous_token_until)::float8 END
+           AS previous_token_until,
+       {_PLATFORM_VERSION} AS row_version
 FROM platforms f
 """
 _SELECT_PARTIES = """
@@ -249,6 +258,12 @@ async def register_platform(
     version: str,
     endpoints: list[Endpoint],
     roles: list[CredentialsRole],
+    token_encoding: str = "base64",
+    versions_token_encoding: str = "base64",
+    registering_with: bytes | None = None,
+    previous_token_hash: bytes | None = None,
+    previous_token_seconds: float = 0.0,
+    keep_previous_token: bool = False,
 ) -> set[int]:
     """Store the outcome of a handshake (first registration or update) and replace the parties.
     ``outbound_token`` comes sealed (``partners.secrets``): this module never sees it in the clear.
@@ -256,9 +271,31 @@ async def register_platform(
     A party held by an unregistered platform (no token left) is taken over; one held by a platform
     still registered raises :class:`PartyConflictError` and nothing is written. Returns the ids of the
     platforms written (this one, and any that lost a party to it).
+
+    ``registering_with``: the hash of the token A a first registration started with. The row is
+    written only if the platform still holds that token and is not registered; otherwise another
+    registration with the same token A won the race, and :class:`AlreadyRegisteredError` is raised
+    with nothing written. ``previous_token_hash`` stays accepted for ``previous_token_seconds`` (or
+    until the platform uses the new token, :func:`end_previous_token`); ``keep_previous_token`` leaves
+    the one already there as it is.
     """
     touched = {platform_id}
     async with pool.acquire() as conn, conn.transaction():
+        # First, so that concurrent registrations of one platform queue on its row lock here.
+        done = await conn.execute(
+            "UPDATE platforms SET status = 'CONNECTED', token_hash = $2, outbound_token = $3, versions_url = $4,"
+            " version = $5, endpoints = $6, token_encoding = $7, versions_token_encoding = $8,"
+            " previous_token_hash = CASE WHEN $12 THEN previous_token_hash ELSE $9 END,"
+            " previous_token_until = CASE WHEN $12 THEN previous_token_until WHEN $9::bytea IS NULL THEN NULL"
+            "   ELSE now() + make_interval(secs => $10) END,"
+            " updated_at = now()"
+            " WHERE id = $1 AND ($11::bytea IS NULL OR (token_hash = $11 AND outbound_token IS NULL))",
+            platform_id, token_hash, outbound_token, versions_url, version,
+            [msgspec.to_builtins(e) for e in endpoints], token_encoding, versions_token_encoding,
+            previous_token_hash, previous_token_seconds, registering_with, keep_previous_token,
+        )
+        if done == "UPDATE 0":
+            raise AlreadyRegisteredError(f"platform {platform_id}")
         for role in roles:
             holder = await conn.fetchrow(
                 "SELECT p.platform_id, f.token_hash IS NOT NULL AS live FROM parties p"
@@ -274,12 +311,6 @@ async def register_platform(
                     "DELETE FROM parties WHERE country_code = $1 AND party_id = $2 AND role = $3",
                     role.country_code.upper(), role.party_id.upper(), role.role.value,
                 )
-        await conn.execute(
-            "UPDATE platforms SET status = 'CONNECTED', token_hash = $2, outbound_token = $3, versions_url = $4,"
-            " version = $5, endpoints = $6, updated_at = now() WHERE id = $1",
-            platform_id, token_hash, outbound_token, versions_url, version,
-            [msgspec.to_builtins(e) for e in endpoints],
-        )
         wanted = {(r.country_code.upper(), r.party_id.upper(), r.role.value) for r in roles}
         existing = await conn.fetch(
             "SELECT id, country_code, party_id, role FROM parties WHERE platform_id = $1", platform_id
@@ -312,7 +343,7 @@ async def unregister_platform(pool: Pool, platform_id: int) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "UPDATE platforms SET status = 'SUSPENDED', token_hash = NULL, outbound_token = NULL,"
-            " updated_at = now() WHERE id = $1",
+            " previous_token_hash = NULL, previous_token_until = NULL, updated_at = now() WHERE id = $1",
             platform_id,
         )
         await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
@@ -358,7 +389,10 @@ async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | Non
         row = await conn.fetchrow(
             "SELECT id, name, CASE WHEN suspended THEN 'SUSPENDED' ELSE status END AS status, suspended,"
             " token_hash IS NOT NULL AS has_token, outbound_token IS NOT NULL AS registered,"
-            " versions_url, version, endpoints, settings, created_at, updated_at FROM platforms WHERE id = $1",
+            " versions_url, version, endpoints, settings, created_at, updated_at, token_encoding,"
+            " versions_token_encoding,"
+            " CASE WHEN previous_token_until > now() THEN previous_token_until END AS previous_token_until"
+            " FROM platforms WHERE id = $1",
             platform_id,
         )
         if row is None:
@@ -371,6 +405,8 @@ async def platform_details(pool: Pool, platform_id: int) -> dict[str, Any] | Non
     out = dict(row)
     out["created_at"] = row["created_at"].isoformat()
     out["updated_at"] = row["updated_at"].isoformat()
+    if row["previous_token_until"] is not None:
+        out["previous_token_until"] = row["previous_token_until"].isoformat()
     out["parties"] = [dict(p) | {"last_updated": p["last_updated"].isoformat()} for p in parties]
     return out
 
@@ -396,8 +432,9 @@ async def platform_with_token(pool: Pool, token_hashes: list[bytes]) -> int | No
     """The platform that holds any of these token hashes, if one does (for a replica whose snapshot may
     lag a write: it re-reads that platform)."""
     async with pool.acquire() as conn:
-        found: int | None = await conn.fetchval("SELECT id FROM platforms WHERE token_hash = ANY($1) LIMIT 1",
-                                                token_hashes)
+        found: int | None = await conn.fetchval(
+            "SELECT id FROM platforms WHERE token_hash = ANY($1)"
+            " OR (previous_token_hash = ANY($1) AND previous_token_until > now()) LIMIT 1", token_hashes)
     return found
 
 
@@ -494,4 +531,54 @@ async def add_planned_parties(pool: Pool, platform_id: int, parties: list[tuple[
                 )
             except asyncpg.UniqueViolationError:
                 raise PartyConflictError(f"{country_code.upper()}*{party_id.upper()} {role}") from None
+        await notify_changed(conn, platforms=[platform_id])
+
+
+async def rotate_inbound_token(pool: Pool, platform_id: int, token_hash: bytes, previous_token_seconds: float) -> None:
+    """Before a hub-initiated credentials update is sent: the platform's token becomes ``token_hash`` (the
+    partner reads our versions with it while it handles the update), and its token until now stays
+    accepted for ``previous_token_seconds`` (or until the partner uses the new one)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE platforms SET previous_token_hash = token_hash, token_hash = $2,"
+            " previous_token_until = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1",
+            platform_id, token_hash, previous_token_seconds,
+        )
+        await notify_changed(conn, platforms=[platform_id])
+
+
+async def undo_inbound_rotation(pool: Pool, platform_id: int, token_hash: bytes, previous_token_seconds: float) -> None:
+    """A hub-initiated update failed: the token before it is the platform's token again, and the new one
+    (``token_hash``, which the partner may have taken before the failure) stays accepted for a while."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE platforms SET token_hash = previous_token_hash, previous_token_hash = token_hash,"
+            " previous_token_until = now() + make_interval(secs => $3), updated_at = now()"
+            " WHERE id = $1 AND token_hash = $2 AND previous_token_hash IS NOT NULL",
+            platform_id, token_hash, previous_token_seconds,
+        )
+        await notify_changed(conn, platforms=[platform_id])
+
+
+async def end_previous_token(pool: Pool, platform_id: int) -> None:
+    """The platform used its new token: the one before it is void from now on."""
+    async with pool.acquire() as conn, conn.transaction():
+        done = await conn.execute(
+            "UPDATE platforms SET previous_token_hash = NULL, previous_token_until = NULL"
+            " WHERE id = $1 AND previous_token_hash IS NOT NULL", platform_id,
+        )
+        if done != "UPDATE 0":
+            await notify_changed(conn, platforms=[platform_id])
+
+
+async def set_endpoints(pool: Pool, platform_id: int, *, version: str, endpoints: list[Endpoint],
+                        token_encoding: str, versions_token_encoding: str) -> None:
+    """A partner's endpoints read again (same version, same tokens)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE platforms SET version = $2, endpoints = $3, token_encoding = $4, versions_token_encoding = $5,"
+            " updated_at = now() WHERE id = $1",
+            platform_id, version, [msgspec.to_builtins(e) for e in endpoints], token_encoding,
+            versions_token_encoding,
+        )
         await notify_changed(conn, platforms=[platform_id])

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
 from hub import cli
 from tests.support.network import Network
+from tests.support.versioned_partner import header, stack_2_1_1
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +40,7 @@ def test_partners_help_shows_the_default_hub(capsys: pytest.CaptureFixture[str])
 
 async def test_invite_announces_parties_as_planned(net: Network, capsys: pytest.CaptureFixture[str]) -> None:
     hub = await net.hub()
-    args = ["partners", "--hub", hub.base_url, "--admin-token", hub.admin_token, "invite", "--name", "Example CPO",
+    args = ["partners", "--hub", hub.base_url, f"--admin-token={hub.admin_token}", "invite", "--name", "Example CPO",
             "--party", "NL:ABC:CPO", "--party", "nl:xyz:emsp"]
     assert await asyncio.to_thread(cli.main, args) == 0
     invitation = json.loads(capsys.readouterr().out)
@@ -49,3 +51,38 @@ async def test_invite_announces_parties_as_planned(net: Network, capsys: pytest.
     assert platform["name"] == "Example CPO" and platform["status"] == "PLANNED"
     assert {(p["country_code"], p["party_id"], p["role"]) for p in platform["parties"]} == {
         ("NL", "ABC", "CPO"), ("NL", "XYZ", "EMSP")}
+
+
+async def test_register_a_2_1_1_partner_then_rotate_refresh_and_remove_with_notify(
+        net: Network, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = await net.hub()
+    old = await net.partner(stack_2_1_1("old-cpo", "DE", "OLD", "CPO"))
+    token_a = old.token_for_hub
+    # Tokens are random URL-safe text and may start with '-': given as --opt=value, or after '--'.
+    base = ["partners", "--hub", hub.base_url, f"--admin-token={hub.admin_token}"]
+
+    async def run(*args: str) -> Any:
+        assert await asyncio.to_thread(cli.main, [*base, *args]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    platform = await run("register", "--name", "old", "--role", "CPO", "--", f"{old.base_url}/versions", token_a)
+    assert (platform["version"], platform["token_encoding"]) == ("2.1.1", "plain")
+    assert [(p["party_id"], p["role"]) for p in platform["parties"]] == [("OLD", "CPO")]
+    ours_before, theirs_before = old.token_to_hub, old.token_for_hub
+
+    rotated = await run("rotate", str(platform["id"]))
+
+    assert (rotated["version"], rotated["parties"][0]["role"]) == ("2.1.1", "CPO")
+    assert old.token_to_hub != ours_before and "roles" not in old.hub_credentials, "flat 2.1.1 credentials"
+    assert [(s.method, s.authorization) for s in old.seen if s.path == "/2.1.1/credentials"] == [
+        ("POST", header(token_a, "plain")), ("PUT", header(theirs_before, "plain"))]
+    old.seen.clear()
+    refreshed = await run("refresh", str(platform["id"]))
+    assert refreshed["version"] == "2.1.1"
+    assert [s.path for s in old.seen] == ["/versions", "/2.1.1"]
+
+    assert await run("remove", str(platform["id"]), "--notify") == {"removed": platform["id"], "notified": True}
+    assert old.unregistered and old.seen[-1].method == "DELETE"
+    assert old.seen[-1].authorization == header(old.token_for_hub, "plain")
+    status, _ = await hub.admin("GET", f"/admin/platforms/{platform['id']}")
+    assert status == 404

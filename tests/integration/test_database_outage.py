@@ -139,7 +139,7 @@ async def register(platform: FakePlatform, versions_url: str, token_a: str) -> t
     platform.token_to_hub = token_a
     await platform.discover_hub(versions_url)
     async with aiohttp.ClientSession() as http, http.post(
-        platform.hub_endpoints[("credentials", "RECEIVER")], json=platform.credentials(),
+        platform.hub_endpoints[("credentials", "SENDER")], json=platform.credentials(),
         headers={"Authorization": token_header(token_a)},
     ) as r:
         return r.status, await r.json()

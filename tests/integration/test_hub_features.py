@@ -185,7 +185,7 @@ async def test_what_the_hub_learned_is_shared_with_another_replica(net: Network,
     url = market.cpo1.hub_endpoints[("tokens", "SENDER")].replace(market.hub.base_url, second.base_url)
     deadline = time.monotonic() + 5
     while True:
-        status, _, _ = await market.cpo1.call("POST", "tokens", "SENDER", url=f"{url}/SHARED1/authorize", body={})
+        status, _, _ = await market.cpo1.call("POST", "tokens", "SENDER", url=f"{url}SHARED1/authorize", body={})
         if status == 200 or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)

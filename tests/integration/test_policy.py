@@ -243,9 +243,9 @@ async def test_suspension_survives_a_credentials_put_and_closes_all_but_versions
     async with aiohttp.ClientSession() as http:
         async with http.get(w.hub.versions_url, headers=auth) as r:
             assert r.status == 200 and (await r.json())["status_code"] == 1000
-        async with http.get(w.msp1.hub_endpoints[("credentials", "RECEIVER")], headers=auth) as r:
+        async with http.get(w.msp1.hub_endpoints[("credentials", "SENDER")], headers=auth) as r:
             assert (await r.json())["status_code"] == 1000
-        async with http.delete(w.msp1.hub_endpoints[("credentials", "RECEIVER")], headers=auth) as r:
+        async with http.delete(w.msp1.hub_endpoints[("credentials", "SENDER")], headers=auth) as r:
             assert (await r.json())["status_code"] == 2000, "unregistering is not open to a suspended platform"
         async with http.get(w.msp1.hub_endpoints[("hubclientinfo", "SENDER")], headers=auth) as r:
             assert (await r.json())["status_code"] == 2000

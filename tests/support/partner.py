@@ -233,7 +233,7 @@ class FakePlatform:
         self.token_to_hub = token_a
         await self.discover_hub(versions_url)
         async with aiohttp.ClientSession() as http:
-            async with http.post(self.hub_endpoints[("credentials", "RECEIVER")], json=self.credentials(),
+            async with http.post(self.hub_endpoints[("credentials", "SENDER")], json=self.credentials(),
                                  headers={"Authorization": token_header(token_a, plain=self.sloppy)}) as r:
                 answer: dict[str, Any] = await r.json()
                 assert r.status == 200, answer
@@ -244,7 +244,7 @@ class FakePlatform:
         """Credentials PUT: a fresh token B for the hub, and the hub's new token C for us."""
         self.token_for_hub = secrets.token_urlsafe(16)
         async with aiohttp.ClientSession() as http, http.put(
-            self.hub_endpoints[("credentials", "RECEIVER")], json=self.credentials(),
+            self.hub_endpoints[("credentials", "SENDER")], json=self.credentials(),
             headers={"Authorization": token_header(self.token_to_hub or "")},
         ) as r:
             answer: dict[str, Any] = await r.json()
@@ -259,7 +259,7 @@ class FakePlatform:
                   body: Any = None, token: str | None = None) -> tuple[int, dict[str, str], Any]:
         """A request whose target goes on the wire exactly as written (``..``, ``%2e``, odd methods):
         HTTP clients normalise paths, so this one writes the request line itself."""
-        base = self.hub_endpoints[("credentials", "RECEIVER")].split("/ocpi/", 1)[0]
+        base = self.hub_endpoints[("credentials", "SENDER")].split("/ocpi/", 1)[0]
         me = self.roles[0]
         headers = {"Authorization": token_header(token or self.token_to_hub or ""),
                    "OCPI-from-country-code": me.country_code, "OCPI-from-party-id": me.party_id}
@@ -287,7 +287,11 @@ class FakePlatform:
         token: str | None = None,
     ) -> tuple[int, dict[str, str], Any]:
         """A request to the hub's endpoint for module/interface, with routing headers."""
-        target = url or self.hub_endpoints[(module, interface)] + suffix
+        endpoint = self.hub_endpoints[(module, interface)] if url is None else ""
+        # The hub's endpoint URLs end in '/'; this partner joins a suffix with exactly one slash, and
+        # calls a collection without a trailing slash.
+        target = url or (endpoint.rstrip("/") + suffix if not suffix or suffix.startswith(("/", "?"))
+                         else endpoint + suffix)
         h = {"Authorization": token_header(token or self.token_to_hub or ""),
              "X-Request-ID": secrets.token_hex(8), "X-Correlation-ID": secrets.token_hex(8)}
         me = sender or self.roles[0]

@@ -138,6 +138,16 @@ class Database:
         tokens = [None, hash_token(str(self.version))]
         return self._flag(lambda row: setattr(row, "token_hash", self.rng.choice(tokens)), touch_parties=False)
 
+    def rotate(self) -> tuple[set[int], set[int]]:
+        """A credentials update: the token before it stays accepted for a while, or ends."""
+        def change(row: PlatformRow) -> None:
+            if row.previous_token_hash is not None and self.rng.random() < 0.5:
+                row.previous_token_hash, row.previous_token_until = None, None
+            else:
+                row.previous_token_hash, row.previous_token_until = row.token_hash, 9e9
+                row.token_hash = hash_token(f"rotated-{self.version}")
+        return self._flag(change, touch_parties=False)
+
     def settings(self) -> tuple[set[int], set[int]]:
         return self._flag(lambda row: setattr(row, "settings", self.rng.choice([{}, {"rate_limit": 5.0}])),
                           touch_parties=False)
@@ -193,14 +203,14 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chunked, "LOAD", 2)
 
 
-KINDS = ("create", "register", "take_over", "status", "suspend", "token", "settings", "unregister", "planned",
-         "delete", "agreement", "agreement_status")
+KINDS = ("create", "register", "take_over", "status", "suspend", "token", "rotate", "settings", "unregister",
+         "planned", "delete", "agreement", "agreement_status")
 
 
 def content(snapshot: Snapshot) -> tuple[object, ...]:
     views = snapshot.views
-    return (snapshot.platforms, snapshot.by_token_hash, snapshot.by_party, snapshot.agreements, views.order,
-            views.by_time, views.platforms_by_status, views.parties_by_role_status)
+    return (snapshot.platforms, snapshot.by_token_hash, snapshot.by_previous_token, snapshot.by_party,
+            snapshot.agreements, views.order, views.by_time, views.platforms_by_status, views.parties_by_role_status)
 
 
 def rebuilt(db: Database) -> Snapshot:

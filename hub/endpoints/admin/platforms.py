@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -14,6 +15,8 @@ from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import agreements_store, store, strict_json
 from partners.model import PlatformSettings
+from partners.registration import OperationRefusedError, Registrar
+from partners.registry import Platform
 
 
 async def list_platforms(request: Request) -> Response:
@@ -52,12 +55,44 @@ async def get_platform(request: Request) -> Response:
 
 
 async def delete_platform(request: Request) -> Response:
+    """``DELETE /admin/platforms/{id}``; with ``?notify=true`` the hub first DELETEs its credentials on the
+    platform's side (OCPI unregistration), and removes nothing if that fails."""
     state = hub_state(request)
     platform_id = _platform_id(request)
+    notify = request.query_params.get("notify", "false").lower()
+    if notify not in ("true", "false"):
+        return admin_error("notify must be true or false", 400)
+    if notify == "true":
+        platform = None if platform_id is None else state.registry.snapshot.platforms.get(platform_id)
+        if platform is None:
+            return admin_error("no such platform", 404)
+        try:
+            removed = await state.registrar.remove(platform, notify=True)
+        except OperationRefusedError as refused:
+            return admin_error(f"{refused}; remove it without notify", 409)
+        if not removed:
+            return admin_error("no such platform", 404)
+        return Response(status_code=204)
     if platform_id is None or not await store.delete_platform(state.pool, platform_id):
         return admin_error("no such platform", 404)
     await state.sync.refresh(platforms=[platform_id])
     return Response(status_code=204)
+
+
+def _as_client(action: Callable[[Registrar, Platform], Awaitable[None]]) -> Handler:
+    """``POST /admin/platforms/{id}/rotate`` or ``/refresh``: the hub acts as the platform's OCPI client."""
+    async def handler(request: Request) -> Response:
+        state = hub_state(request)
+        platform_id = _platform_id(request)
+        platform = None if platform_id is None else state.registry.snapshot.platforms.get(platform_id)
+        if platform is None:
+            return admin_error("no such platform", 404)
+        try:
+            await action(state.registrar, platform)
+        except OperationRefusedError as refused:
+            return admin_error(str(refused), 409)
+        return admin_json(await store.platform_details(state.pool, platform.id))
+    return handler
 
 
 def _set_suspended(suspended: bool) -> Handler:
@@ -104,4 +139,6 @@ routes = [
     Route("/admin/platforms/{platform_id}/settings", guarded(update_settings), methods=["PATCH"]),
     Route("/admin/platforms/{platform_id}/suspend", guarded(_set_suspended(True)), methods=["POST"]),
     Route("/admin/platforms/{platform_id}/unsuspend", guarded(_set_suspended(False)), methods=["POST"]),
+    Route("/admin/platforms/{platform_id}/rotate", guarded(_as_client(Registrar.rotate)), methods=["POST"]),
+    Route("/admin/platforms/{platform_id}/refresh", guarded(_as_client(Registrar.refresh)), methods=["POST"]),
 ]

@@ -14,7 +14,11 @@ from hub.endpoints.admin.common import decode, guarded
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import store
+from partners.credentials import RoleSource
+from partners.errors import RoleUnknownError
 from partners.model import CountryCode, PartyId, Role
+from partners.registration import OperationRefusedError
+from partners.registry import PartyKey, party_key
 from partners.tokens import Secret
 
 
@@ -34,6 +38,10 @@ class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     versions_url: str
     token: str
     name: str = ""
+    # The role of a 2.1.1 partner's party (its credentials carry none): one role for whichever party it
+    # names, or its parties with their roles. Unused when the partner speaks 2.2 or later.
+    role: Role | None = None
+    parties: list[PlannedParty] = []
 
 
 async def create_invitation(request: Request) -> Response:
@@ -66,7 +74,19 @@ async def create_registration(request: Request) -> Response:
         # Refused before anything is contacted: the operator mistyped, the partner is not at fault.
         return admin_error("versions_url must be an absolute http:// or https:// URL", 400)
     state = hub_state(request)
-    platform_id = await state.registrar.initiate(body.versions_url, Secret(body.token), body.name)
+    known: dict[PartyKey, tuple[Role, ...]] = {}
+    for p in body.parties:
+        key = party_key(p.country_code, p.party_id)
+        known[key] = (*known.get(key, ()), p.role)
+    try:
+        platform_id = await state.registrar.initiate(body.versions_url, Secret(body.token), body.name,
+                                                     RoleSource(known, body.role))
+    except OperationRefusedError as refused:
+        return admin_error(str(refused), 409)
+    except RoleUnknownError as error:
+        # OCPI answers it with HTTP 200 (valid JSON that reached the OCPI layer); to the operator it is
+        # a request that lacks what it needs.
+        return admin_error(error.message, 400, ocpi_status=error.ocpi_status)
     return admin_json(await store.platform_details(state.pool, platform_id), 201)
 
 
