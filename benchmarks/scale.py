@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import json
 import statistics
@@ -30,9 +31,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from benchmarks import scale_inprocess, scale_seed, seed
 from benchmarks.loadgen import run_load
@@ -57,11 +61,12 @@ from partners.pacing import Pacer
 from routing.learned import LearnedRoutes
 
 MODES: dict[str, dict[str, Any]] = {
-    "tiny": {"sizes": [10, 1_000], "seconds": 1.0, "replica_changes": 10, "party_memory": [10_000],
+    "tiny": {"sizes": [10, 1_000], "seconds": 1.0, "rounds": 1, "replica_changes": 10, "party_memory": [10_000],
              "learned_memory": [10_000, 100_000], "learned_table": 10_000, "change_parties": 10_000},
-    "quick": {"sizes": [10, 10_000, 100_000], "seconds": 3.0, "replica_changes": 200, "party_memory": [100_000],
-              "learned_memory": [100_000, 1_000_000], "learned_table": 100_000, "change_parties": 100_000},
-    "full": {"sizes": [10, 10_000, 100_000], "seconds": 10.0, "replica_changes": 1000,
+    "quick": {"sizes": [10, 10_000, 100_000], "seconds": 3.0, "rounds": 3, "replica_changes": 200,
+              "party_memory": [100_000], "learned_memory": [100_000, 1_000_000], "learned_table": 100_000,
+              "change_parties": 100_000},
+    "full": {"sizes": [10, 10_000, 100_000], "seconds": 12.0, "rounds": 4, "replica_changes": 1000,
              "party_memory": [100_000, 1_000_000], "learned_memory": [100_000, 1_000_000],
              "learned_table": 1_000_000, "change_parties": 100_000},
 }
@@ -83,48 +88,100 @@ def _hub_env(dsn: str) -> dict[str, str]:
             "OCPI_HUB_STILL_ALIVE_SECONDS": "3600"}
 
 
-def _point(port: int, seconds: float, label: str) -> dict[str, Any]:
+def _point(port: int, seconds: float) -> dict[str, Any]:
     _lag(port)  # a new window
     result = run_load(f"http://127.0.0.1:{port}{GET_PATH}", headers=GET_HEADERS, connections=16, seconds=seconds,
                       cpu=LOAD_CPU)
-    lag = _lag(port)
-    row = {"case": label, "rps": round(result.requests_per_second), "p50_ms": result.p(50), "p99_ms": result.p(99),
-           "errors": result.errors, "lag": lag, "generator": result.generator}
-    print(f"  {label:<28} {row['rps']:>7} req/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
-          f"loop lag p99 {lag.get('p99_ms')} ms max {lag.get('max_ms')} ms", flush=True)
-    return row
+    return {"rps": result.requests_per_second, "p50_ms": result.p(50), "p99_ms": result.p(99), "errors": result.errors,
+            "lag": _lag(port), "generator": result.generator}
 
 
-def sizes(dsn: str, upstream_base: str, mode: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
-    rows = []
-    largest = mode["sizes"][-1]
+def _combined(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one case: medians of throughput and percentiles, the worst loop stall of all."""
+    lags = [p["lag"] for p in points if p["lag"].get("ticks")]
+    return {"rps": round(statistics.median(p["rps"] for p in points)),
+            "p50_ms": round(statistics.median(p["p50_ms"] for p in points), 3),
+            "p99_ms": round(statistics.median(p["p99_ms"] for p in points), 3),
+            "errors": sum(p["errors"] for p in points), "rounds": len(points), "generator": points[0]["generator"],
+            "lag": {"ticks": sum(lag["ticks"] for lag in lags),
+                    "p99_ms": round(statistics.median(lag["p99_ms"] for lag in lags), 3) if lags else None,
+                    "max_ms": max((lag["max_ms"] for lag in lags), default=None)}}
+
+
+def _database(base: str, name: str) -> str:
+    """A new database beside ``base``'s, and its DSN."""
+    async def create() -> None:
+        conn = await asyncpg.connect(base)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    parts = urllib.parse.urlparse(base)
+    return urllib.parse.urlunparse(parts._replace(path=f"/{name}"))
+
+
+def databases(base: str, upstream_base: str, mode: dict[str, Any]) -> dict[int, str]:
+    """One database per registry size, each with the benchmark's callers, their agreement and the
+    scale parties."""
+    found = {}
     for size in mode["sizes"]:
+        dsn = found[size] = _database(base, f"scale_{size}")
         started = time.perf_counter()
+        asyncio.run(seed.seed(dsn, upstream_base))
+        asyncio.run(scale_seed.agree(dsn, ("NL", "CPO"), ("DE", "MSP")))
         asyncio.run(scale_seed.grow(dsn, upstream_base, max(0, size - OWN_PARTIES)))
-        seeded_s = time.perf_counter() - started
-        port = free_port()
-        with process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.probed_hub", str(port)]), port, _hub_env(dsn),
-                     tmp / f"scale-{size}.log", "/readyz"):
+        print(f"  seeded {size} parties in {time.perf_counter() - started:.1f} s", flush=True)
+    return found
+
+
+def sizes(dsns: dict[int, str], upstream_base: str, mode: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
+    """A hub per size, all running at once on the same core; measured in turns, round after round
+    (and the largest once more with churn each round), so that the load of a shared machine falls on
+    every case alike. Medians over the rounds."""
+    largest = mode["sizes"][-1]
+    rounds = mode["rounds"]
+    seconds = max(1.0, mode["seconds"] / rounds)
+    ports = {size: free_port() for size in dsns}
+    points: dict[str, list[dict[str, Any]]] = {}
+    churns: list[scale_seed.Churn] = []
+    with contextlib.ExitStack() as stack:
+        for size, dsn in dsns.items():
+            stack.enter_context(process(pinned(SERVER_CPU, [PY, "-m", "benchmarks.probed_hub", str(ports[size])]),
+                                        ports[size], _hub_env(dsn), tmp / f"scale-{size}.log", "/readyz"))
+        for port in ports.values():
             answered_ok(port, GET_PATH, "GET", GET_HEADERS, None)
             run_load(f"http://127.0.0.1:{port}{GET_PATH}", headers=GET_HEADERS, connections=8, seconds=1,
                      cpu=LOAD_CPU)  # warm up
-            row = _point(port, mode["seconds"], f"{size} parties")
-            row.update(parties=size, seed_s=round(seeded_s, 1))
-            rows.append(row)
-            if size == largest:
-                churn = scale_seed.Churn(dsn, f"http://127.0.0.1:{port}", "bench", upstream_base,
-                                         scale_size=size - OWN_PARTIES, per_second=CHURN_PER_SECOND)
-                thread = threading.Thread(target=asyncio.run, args=(churn.run(mode["seconds"] + 0.5),))
-                thread.start()
-                time.sleep(0.3)  # the churn is under way when the load starts
-                row = _point(port, mode["seconds"], f"{size} parties, {CHURN_PER_SECOND:g} changes/s")
-                thread.join()
-                changes = sorted(churn.seconds)
-                row.update(parties=size, churn=True, changes=len(changes), change_kinds=churn.kinds,
-                           change_p50_ms=round(changes[len(changes) // 2] * 1000, 1) if changes else None,
-                           change_p99_ms=round(changes[min(len(changes) - 1, int(len(changes) * .99))] * 1000, 1)
-                           if changes else None)
-                rows.append(row)
+        for _ in range(rounds):
+            for size, port in ports.items():
+                points.setdefault(f"{size}", []).append(_point(port, seconds))
+            churn = scale_seed.Churn(dsns[largest], f"http://127.0.0.1:{ports[largest]}", "bench", upstream_base,
+                                     scale_size=largest - OWN_PARTIES, per_second=CHURN_PER_SECOND)
+            thread = threading.Thread(target=asyncio.run, args=(churn.run(seconds + 0.5),))
+            thread.start()
+            time.sleep(0.3)  # the churn is under way when the load starts
+            points.setdefault("churn", []).append(_point(ports[largest], seconds))
+            thread.join()
+            churns.append(churn)
+    rows = []
+    for size in dsns:
+        row = _combined(points[f"{size}"]) | {"case": f"{size} parties", "parties": size}
+        rows.append(row)
+    changes = sorted(s for churn in churns for s in churn.seconds)
+    kinds: dict[str, int] = {}
+    for churn in churns:
+        for kind, count in churn.kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    rows.append(_combined(points["churn"]) | {
+        "case": f"{largest} parties, {CHURN_PER_SECOND:g} changes/s", "parties": largest, "churn": True,
+        "changes": len(changes), "change_kinds": kinds,
+        "change_p50_ms": round(changes[len(changes) // 2] * 1000, 1) if changes else None,
+        "change_p99_ms": round(changes[min(len(changes) - 1, int(len(changes) * .99))] * 1000, 1) if changes else None})
+    for row in rows:
+        print(f"  {row['case']:<28} {row['rps']:>7} req/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms  "
+              f"loop lag p99 {row['lag']['p99_ms']} ms max {row['lag']['max_ms']} ms", flush=True)
     return rows
 
 
@@ -219,15 +276,16 @@ def measure(mode_name: str, tmp: Path) -> dict[str, Any]:
     for row in results["memory"]:
         print(f"  {row}", flush=True)
     pg = EmbeddedPostgres(tmp / "scale-db")
-    dsn = pg.start()
+    base = pg.start()
     try:
         up_port = free_port()
         upstream_base = f"http://127.0.0.1:{up_port}"
-        asyncio.run(seed.seed(dsn, upstream_base))
-        asyncio.run(scale_seed.agree(dsn, ("NL", "CPO"), ("DE", "MSP")))
+        print("scale: registries of each size, one database each:", flush=True)
+        dsns = databases(base, upstream_base, mode)
+        dsn = dsns[mode["sizes"][-1]]
         with process(pinned(LOAD_CPU, [PY, "-m", "benchmarks.upstream", str(up_port)]), up_port):
-            print("scale: hub GET vs registry size, and under churn:", flush=True)
-            results["sizes"] = sizes(dsn, upstream_base, mode, tmp)
+            print("scale: hub GET vs registry size, and under churn (hubs side by side, in turns):", flush=True)
+            results["sizes"] = sizes(dsns, upstream_base, mode, tmp)
             print("scale: a change on one replica, seen by the other:", flush=True)
             results["replicas"] = replicas(dsn, mode["replica_changes"], tmp)
             print(f"  p50 {results['replicas']['p50_ms']} ms  p99 {results['replicas']['p99_ms']} ms  "

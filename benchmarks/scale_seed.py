@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import random
 import time
 import urllib.request
@@ -28,6 +29,7 @@ from partners.tokens import hash_token
 from routing.modules import EMSP_SIDE, ROUTED_MODULES
 
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_REGISTERED = itertools.count(1)  # numbers the churn's own parties (YA001, YA002, ...), for every Churn
 
 
 def party_key(n: int) -> tuple[str, str]:
@@ -115,7 +117,6 @@ class Churn:
     seed: int = 14
     seconds: list[float] = field(default_factory=list)  # how long each change took to answer
     kinds: dict[str, int] = field(default_factory=dict)
-    registered: int = 0  # numbers the churn's own parties (YA000, YA001, ...)
 
     async def run(self, duration: float) -> None:
         rng = random.Random(self.seed)
@@ -143,7 +144,7 @@ class Churn:
         return platform_id
 
     async def _register(self, pool: store.Pool, rng: random.Random, _: set[int]) -> None:
-        n = self.registered = self.registered + 1
+        n = next(_REGISTERED)
         cc, pid = "Y" + chr(65 + n // 46656 % 26), _DIGITS[n // 1296 % 36] + _DIGITS[n // 36 % 36] + _DIGITS[n % 36]
         platform_id = await store.create_platform(pool, name=f"churn-{cc}{pid}", token_hash=hash_token(f"a-{n}"))
         await store.register_platform(
