@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import orjson
 
-from routing.observe import RequestRecord
+from routing.observe import BroadcastRecord, RequestRecord
 
 
 class AccessLog:
@@ -36,16 +36,28 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._stamp}.{int((now - second) * 1000):03d}Z"
 
-    def write(self, r: RequestRecord, msg: str = "routed") -> None:
-        if not self.enabled:
+    def write(self, r: RequestRecord, msg: str = "routed", level: str = "INFO") -> None:
+        if not self.enabled and level == "INFO":
             return
-        line = orjson.dumps({
-            "ts": self._timestamp(time.time()), "level": "INFO", "logger": "ocpihub.request", "msg": msg,
+        self._append(orjson.dumps({
+            "ts": self._timestamp(time.time()), "level": level, "logger": "ocpihub.request", "msg": msg,
             "method": r.method, "ocpi_module": r.module, "interface": r.interface, "from": r.sender,
             "to": r.receiver, "status": r.status, "outcome": r.outcome, "duration_ms": round(r.seconds * 1000, 3),
             "request_id": r.request_id, "correlation_id": r.correlation_id,
             **({"detail": r.detail} if r.detail else {}),
-        }, option=orjson.OPT_APPEND_NEWLINE)
+        }, option=orjson.OPT_APPEND_NEWLINE))
+
+    def broadcast(self, b: BroadcastRecord) -> None:
+        """One line per accepted broadcast push, with its counts (deliveries log only when they fail)."""
+        if not self.enabled:
+            return
+        self._append(orjson.dumps({
+            "ts": self._timestamp(time.time()), "level": "INFO", "logger": "ocpihub.request", "msg": "broadcast",
+            "method": b.method, "ocpi_module": b.module, "from": b.sender, "receivers": b.receivers,
+            "queued": b.queued, "coalesced": b.coalesced, "correlation_id": b.correlation_id,
+        }, option=orjson.OPT_APPEND_NEWLINE))
+
+    def _append(self, line: bytes) -> None:
         self._lines.append(line)
         self._size += len(line)
         if self._size >= self.max_bytes:

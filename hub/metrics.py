@@ -21,9 +21,11 @@ from prometheus_client.registry import Collector
 
 from partners.registry import Registry
 from partners.sync import Change
+from routing.backlog import Reason
+from routing.broadcast import BROADCAST_MODULES, DELIVERY_OUTCOMES
 from routing.errors import RULES
 from routing.modules import ROUTED_MODULES
-from routing.observe import ANSWER_REFUSALS, OUTCOMES, TOLERATED, RequestRecord
+from routing.observe import ANSWER_REFUSALS, OUTCOMES, TOLERATED, BroadcastTally, RequestRecord
 from routing.outbound_policy import Rule
 from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
 
@@ -57,6 +59,21 @@ class _RegistryCollector(Collector):
         yield parties
 
 
+_Children = dict[tuple[str, ...], Callable[[float], None]]
+
+
+def _bound(family: Counter, label_sets: list[tuple[str, ...]]) -> _Children:
+    return {labels: family.labels(*labels).inc for labels in label_sets}
+
+
+def _inc(children: _Children, family: Counter, key: tuple[str, ...], n: int) -> None:
+    """Add ``n`` to a bound child (bound on first use for a label set not created at startup)."""
+    inc = children.get(key)
+    if inc is None:
+        inc = children[key] = family.labels(*key).inc
+    inc(n)
+
+
 def _status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status < 600 else "none"
 
@@ -75,8 +92,27 @@ class Metrics:
                                registry=r, multiprocess_mode="livesum")
         self.upstream_errors = Counter("ocpihub_upstream_errors", "Forwards and deliveries that got no usable "
                                        "answer, by kind", ["kind"], registry=r)
-        self.deliveries = Counter("ocpihub_broadcast_deliveries", "Broadcast push deliveries by module and outcome",
-                                  ["module", "outcome"], registry=r)
+        self.deliveries = Counter("ocpihub_broadcast_deliveries", "Broadcast deliveries by module and how they "
+                                  "ended", ["module", "outcome"], registry=r)
+        self.broadcast_accepted = Counter("ocpihub_broadcast_accepted", "Broadcast deliveries accepted into the "
+                                          "backlog (one per receiver of each accepted push)", ["module"], registry=r)
+        self.broadcast_coalesced = Counter("ocpihub_broadcast_coalesced", "Broadcast deliveries that superseded "
+                                           "one still waiting for the same receiver and object", ["module"],
+                                           registry=r)
+        self.broadcast_restored = Counter("ocpihub_broadcast_restored", "Broadcast deliveries taken over from the "
+                                          "outbox", ["module"], registry=r)
+        self.broadcast_refused = Counter("ocpihub_broadcast_refused", "Broadcast pushes refused with 429, by the "
+                                         "limit they hit", ["reason"], registry=r)
+        self.backlog_entries = Gauge("ocpihub_broadcast_backlog_entries", "Broadcast deliveries waiting or in "
+                                     "flight", registry=r, multiprocess_mode="livesum")
+        self.backlog_bytes = Gauge("ocpihub_broadcast_backlog_bytes", "Memory the broadcast backlog holds",
+                                   registry=r, multiprocess_mode="livesum")
+        self.backlog_oldest = Gauge("ocpihub_broadcast_backlog_oldest_seconds", "How long the longest-waiting "
+                                    "broadcast delivery has waited", registry=r, multiprocess_mode="livemax")
+        self.backlog_limit_entries = Gauge("ocpihub_broadcast_backlog_limit_entries", "Configured limit of "
+                                           "waiting broadcast deliveries", registry=r, multiprocess_mode="livesum")
+        self.backlog_limit_bytes = Gauge("ocpihub_broadcast_backlog_limit_bytes", "Configured limit of the "
+                                         "broadcast backlog's memory", registry=r, multiprocess_mode="livesum")
         self.auth_failures = Counter("ocpihub_auth_failures", "Requests refused for a missing or unknown token",
                                      registry=r)
         self.tolerated_deviations = Counter("ocpihub_tolerated_deviations",
@@ -131,7 +167,13 @@ class Metrics:
             for interface in ("SENDER", "RECEIVER") if module != "callback" else ("-",):
                 for outcome, status_class in (("ok", "2xx"), ("timeout", "5xx"), ("connection", "5xx")):
                     self._child(module, interface, outcome, status_class)
-            self.deliveries.labels(module, "ok")
+        # Broadcast series, bound once; tallies arrive in rounds and add n to each.
+        self._delivery_children = _bound(self.deliveries, [(m, o) for m in BROADCAST_MODULES
+                                                           for o in DELIVERY_OUTCOMES])
+        self._accepted_children = _bound(self.broadcast_accepted, [(m,) for m in BROADCAST_MODULES])
+        self._coalesced_children = _bound(self.broadcast_coalesced, [(m,) for m in BROADCAST_MODULES])
+        self._restored_children = _bound(self.broadcast_restored, [(m,) for m in BROADCAST_MODULES])
+        self._broadcast_refused_children = _bound(self.broadcast_refused, [(r.value,) for r in Reason])
 
     def _child(self, module: str, interface: str, outcome: str, status_class: str) -> Callable[[], None]:
         key = (module, interface, outcome, status_class)
@@ -154,11 +196,28 @@ class Metrics:
         if upstream is not None:
             upstream()
 
-    def delivery(self, record: RequestRecord) -> None:
-        self.deliveries.labels(record.module, record.outcome).inc()
-        upstream = self._upstream_children.get(record.outcome)
-        if upstream is not None:
-            upstream()
+    def backlog_limits(self, entries: int, size: int) -> None:
+        self.backlog_limit_entries.set(entries)
+        self.backlog_limit_bytes.set(size)
+
+    def broadcast(self, tally: BroadcastTally) -> None:
+        """One round of broadcast counts (a few dict lookups and increments, not one per delivery)."""
+        for key, n in tally.outcomes.items():
+            _inc(self._delivery_children, self.deliveries, key, n)
+            upstream = self._upstream_children.get(key[1])
+            if upstream is not None:
+                upstream(n)
+        for module, n in tally.accepted.items():
+            _inc(self._accepted_children, self.broadcast_accepted, (module,), n)
+        for module, n in tally.coalesced.items():
+            _inc(self._coalesced_children, self.broadcast_coalesced, (module,), n)
+        for module, n in tally.restored.items():
+            _inc(self._restored_children, self.broadcast_restored, (module,), n)
+        for reason, n in tally.refused.items():
+            _inc(self._broadcast_refused_children, self.broadcast_refused, (reason,), n)
+        self.backlog_entries.set(tally.backlog_entries)
+        self.backlog_bytes.set(tally.backlog_bytes)
+        self.backlog_oldest.set(tally.oldest_seconds)
 
     def auth_failed(self) -> None:
         self.auth_failures.inc()

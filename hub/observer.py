@@ -1,12 +1,13 @@
-"""The hub's answer to ``routing.observe.RoutingObserver``: each routed request and broadcast
-delivery goes to the metrics, the request log, and the liveness tracker (as evidence of contact)."""
+"""The hub's answer to ``routing.observe.RoutingObserver``: each routed request goes to the metrics, the
+request log, and the liveness tracker (as evidence of contact); broadcasts arrive as one log line per
+push, one per failed delivery, and counts in rounds."""
 
 from __future__ import annotations
 
 from hub.access_log import AccessLog
 from hub.liveness import Liveness
 from hub.metrics import Metrics
-from routing.observe import RequestRecord
+from routing.observe import BroadcastRecord, BroadcastTally, RequestRecord
 
 _UNREACHABLE = frozenset({"connection", "protocol"})
 
@@ -25,10 +26,18 @@ class HubObserver:
         self.access_log.write(record)
         self._evidence(record)
 
-    def delivered(self, record: RequestRecord) -> None:
-        self.metrics.delivery(record)
-        self.access_log.write(record, "delivered")
-        self._evidence(record)
+    def broadcast(self, record: BroadcastRecord) -> None:
+        self.access_log.broadcast(record)
+
+    def delivery_failed(self, record: RequestRecord) -> None:
+        self.access_log.write(record, "delivery failed", level="WARNING")
+        if record.outcome in _UNREACHABLE:
+            self.liveness.failed(record.receiver_platform)
+
+    def broadcast_tally(self, tally: BroadcastTally) -> None:
+        self.metrics.broadcast(tally)
+        for platform_id in tally.contacted:
+            self.liveness.contact(platform_id)
 
     def auth_failed(self) -> None:
         self.metrics.auth_failed()

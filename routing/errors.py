@@ -58,6 +58,17 @@ class AnswerBufferFullError(RoutingError):
         return ((b"retry-after", b"1"),)
 
 
+class BacklogFullError(RoutingError):
+    """4000 with HTTP 429: a broadcast push that does not fit in the delivery backlog, or that reaches a
+    process shutting down. Nothing of it was accepted; the sender may retry after ``retry_after`` seconds."""
+
+    http_status = 429
+    retry_after = 1
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return ((b"retry-after", str(self.retry_after).encode()),)
+
+
 # -- policy denials ------------------------------------------------------------------------------
 # Refusals of routing/policy.py, one class per rule. The request was well-formed and reached the OCPI
 # layer, so the answer is HTTP 200 with the OCPI code in the body (status codes chapter); each code is

@@ -30,8 +30,8 @@ from partners.errors import (
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
 from routing import body_view, callbacks, envelope, open_routing
-from routing.broadcast import Broadcaster
-from routing.errors import DeniedError, ReceiverUnreachableError
+from routing.broadcast import Broadcaster, BroadcastSettings, DatabaseHealth, Outbox
+from routing.errors import BacklogFullError, DeniedError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import get_all
 from routing.headers import RequestHeaders, read_headers
@@ -94,7 +94,9 @@ class RoutingApp:
         observer: RoutingObserver | None = None,
         clock: Callable[[], float] = time.time,
         learned: LearnedRoutes | None = None,
-        broadcast_concurrency: int = 64,
+        broadcast: BroadcastSettings | None = None,
+        outbox: Outbox | None = None,
+        database_health: DatabaseHealth | None = None,
         policy: Policy | None = None,
         perimeter: Perimeter | None = None,
     ) -> None:
@@ -107,7 +109,8 @@ class RoutingApp:
         self.learned = learned or LearnedRoutes()
         self.policy = policy or Policy(agreements_required=False)
         self.perimeter = perimeter or Perimeter(registry=registry)
-        self.broadcaster = Broadcaster(forwarder, self.observer, concurrency=broadcast_concurrency)
+        self.broadcaster = Broadcaster(forwarder, self.observer, registry, broadcast or BroadcastSettings(),
+                                       hub_party=settings.hub_party, outbox=outbox, health=database_health)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
         # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
         self._hub_bases = {(m, i): settings.public_url + hub_endpoint_path(m, i)
@@ -241,10 +244,9 @@ class RoutingApp:
         module, interface, sender = route_path.module, route_path.interface, ask.sender
         snapshot = self.registry.snapshot
         routes = self.policy.receivers(snapshot, ask, broadcast_routes(snapshot, sender, module, interface), now)
-        self.broadcaster.start(
+        self.broadcaster.push(
             routes, module=module, method=scope["method"], suffix=route_path.suffix, query=query,
-            body=body, hub_party=self.settings.hub_party, correlation_id=correlation_id.decode("latin-1"),
-            sender_label=sender.label,
+            body=body, correlation_id=correlation_id.decode("latin-1"), sender_label=sender.label,
         )
         open_routing.learn_from(ask, self.settings.hub_party, self.learned.learn)
         hub_cc, hub_pid = self.settings.hub_party
@@ -352,6 +354,8 @@ def _error_kind(error: HubError) -> str:
         return "forbidden"
     if isinstance(error, PayloadTooLargeError):
         return "too_large"
+    if isinstance(error, BacklogFullError):
+        return "backlog_full"
     if error.ocpi_status >= 4000:
         return "hub_error"
     return "server_error" if error.ocpi_status >= 3000 else "client_error"

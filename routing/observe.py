@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Protocol
 
 OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "bad_answer", "busy", "unauthorized", "forbidden",
-            "denied", "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone")
+            "denied", "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone",
+            "backlog_full")
 """Every outcome a request or delivery can have: the ``outcome`` metric label's closed set."""
 
 ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")
@@ -44,13 +45,58 @@ class RequestRecord:
         self.receiver_platform = receiver_platform
 
 
+class BroadcastRecord:
+    """One accepted broadcast push: to how many receivers, how many entries it added to the backlog and
+    how many waiting ones it superseded."""
+
+    __slots__ = ("coalesced", "correlation_id", "method", "module", "queued", "receivers", "sender")
+
+    def __init__(self, method: str, module: str, sender: str, correlation_id: str, receivers: int, queued: int,
+                 coalesced: int) -> None:
+        self.method = method
+        self.module = module
+        self.sender = sender
+        self.correlation_id = correlation_id
+        self.receivers = receivers
+        self.queued = queued
+        self.coalesced = coalesced
+
+
+class BroadcastTally:
+    """Broadcast counts since the last round (by module, outcome or refusal reason), the platforms that
+    answered, and the backlog's state at the end of the round. Handed over in batches, so a delivery
+    costs a dict increment, not a metric update."""
+
+    __slots__ = ("accepted", "backlog_bytes", "backlog_entries", "coalesced", "contacted", "oldest_seconds",
+                 "outcomes", "refused", "restored")
+
+    def __init__(self) -> None:
+        self.outcomes: dict[tuple[str, str], int] = {}
+        self.accepted: dict[str, int] = {}
+        self.coalesced: dict[str, int] = {}
+        self.restored: dict[str, int] = {}
+        self.refused: dict[str, int] = {}
+        self.contacted: set[int] = set()
+        self.backlog_entries = 0
+        self.backlog_bytes = 0
+        self.oldest_seconds = 0.0
+
+
 class RoutingObserver(Protocol):
     def request_started(self) -> None: ...
 
     def request_done(self, record: RequestRecord) -> None: ...
 
-    def delivered(self, record: RequestRecord) -> None:
-        """One broadcast delivery finished (``record.outcome`` says how)."""
+    def broadcast(self, record: BroadcastRecord) -> None:
+        """A broadcast push was accepted (one log line with its counts)."""
+        ...
+
+    def delivery_failed(self, record: RequestRecord) -> None:
+        """One broadcast delivery failed (``record.outcome`` and ``record.detail`` say how)."""
+        ...
+
+    def broadcast_tally(self, tally: BroadcastTally) -> None:
+        """Broadcast counts and backlog state, every round of the broadcaster."""
         ...
 
     def auth_failed(self) -> None: ...
@@ -71,7 +117,13 @@ class NoObserver:
     def request_done(self, record: RequestRecord) -> None:
         pass
 
-    def delivered(self, record: RequestRecord) -> None:
+    def broadcast(self, record: BroadcastRecord) -> None:
+        pass
+
+    def delivery_failed(self, record: RequestRecord) -> None:
+        pass
+
+    def broadcast_tally(self, tally: BroadcastTally) -> None:
         pass
 
     def auth_failed(self) -> None:

@@ -62,3 +62,22 @@ def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> No
                                                                                for r in scale["memory"])
     assert [(r["new_rows"], r["rows_read"]) for r in scale["learned"] if not r.get("first")] == [
         (0, 0), (100, 100), (10_000, 10_000), (0, 0)], "the read-back reads what was written since, once"
+
+
+@pytest.mark.slow
+def test_tiny_broadcast_benchmark_run_produces_results(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.broadcast", "--tiny", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    results = json.loads((tmp_path / "broadcast.json").read_text())
+    assert results["raw_client"]["requests_per_second"] > 0
+    [in_process] = results["in_process"]
+    assert in_process["broadcast_cpu_us_per_delivery"] > 0 and in_process["raw_client_cpu_over_broadcast_cpu"] > 0
+    [row] = results["receivers"]
+    assert row["receivers"] == 10 and row["sustained"]["deliveries_per_second"] > 0
+    overload = row["overload"]
+    assert overload["healthz_p99_ms"] is not None and overload["healthz_failures"] == 0
+    assert overload["answers"].get("200", 0) + overload["answers"].get("429", 0) == overload["pushes_sent"]
+    assert overload["failed"] == 0 and overload["expired"] == 0
+    churn = results["churn"]
+    assert churn["evses_pushed"] > 0 and churn["slow_receiver_has_latest"] == churn["evses_pushed"]

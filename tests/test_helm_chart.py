@@ -83,8 +83,9 @@ def test_default_deployment_is_locked_down_and_probed() -> None:
     assert hub["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert hub["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
-    # Grace covers preStop (3) + drain (5) + in-flight grace (30) + margin.
-    assert pod["terminationGracePeriodSeconds"] == 43
+    # Grace covers preStop (3) + drain (5) + in-flight grace (30) + broadcast delivery (5) + writing a full
+    # backlog to the outbox (200,000 / 20,000 + 128 MiB / 20 MiB = 16.4 -> 17) + margin (5).
+    assert pod["terminationGracePeriodSeconds"] == 65
     assert hub["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "3"]
     assert pod["initContainers"][0]["args"] == ["migrate"]
     assert "checksum/config" in deployment["spec"]["template"]["metadata"]["annotations"]
@@ -92,6 +93,21 @@ def test_default_deployment_is_locked_down_and_probed() -> None:
                                          "ServiceAccount", "Pod"}
     assert not by_kind(docs, "Ingress") and not by_kind(docs, "HorizontalPodAutoscaler")
     assert not by_kind(docs, "ServiceMonitor")
+
+
+def test_grace_period_grows_with_the_broadcast_backlog_it_may_have_to_write() -> None:
+    def grace(values: dict[str, Any]) -> int:
+        [deployment] = by_kind(render(values), "Deployment")
+        return int(deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])
+
+    assert grace({"hub": {"broadcast": {"backlogEntries": 1_000_000}}}) == 65 + 40
+    assert grace({"hub": {"broadcast": {"shutdownSeconds": 20}}}) == 65 + 15
+    assert grace({"hub": {"workers": 2}}) == 65 + 16, "each worker writes its own backlog"
+    config = next(d for d in by_kind(render({"hub": {"broadcast": {"backlogBytes": 2**28}}}), "ConfigMap")
+                  if "OCPI_HUB_PORT" in d.get("data", {}))
+    assert config["data"]["OCPI_HUB_BROADCAST_BACKLOG_BYTES"] == str(2**28)
+    assert config["data"]["OCPI_HUB_BROADCAST_BACKLOG_ENTRIES"] == "200000"
+    assert config["data"]["OCPI_HUB_BROADCAST_SHUTDOWN_SECONDS"] == "5"
 
 
 def test_configuration_change_rolls_the_pods() -> None:
@@ -150,7 +166,8 @@ def test_agreements_mode_reaches_the_hub() -> None:
 
 @pytest.mark.parametrize("values", [{"bogus": 1}, {"hub": {"partyId": "TOOLONG"}}, {"hub": {"workers": 0}},
                                     {"ingress": {"enabled": "yes"}}, {"hub": {"outboundAllow": "internal.example"}},
-                                    {"hub": {"agreements": "strict"}}])
+                                    {"hub": {"agreements": "strict"}}, {"hub": {"broadcast": {"backlogEntries": 0}}},
+                                    {"hub": {"extraEnv": {"OCPI_HUB_BROADCAST_BACKLOG_BYTES": "1"}}}])
 def test_schema_rejects_unknown_or_malformed_values(values: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmError):
         render(values)
@@ -165,7 +182,8 @@ def dashboard_metric_names() -> set[str]:
 def test_dashboard_has_the_panels_operators_need() -> None:
     dashboard = json.loads((CHART / "dashboards" / "ocpi-hub.json").read_text())
     titles = " | ".join(p["title"] for p in dashboard["panels"]).lower()
-    for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status", "policy denials"):
+    for words in ("request rate", "latency", "error ratio", "broadcast", "parties by status", "policy denials",
+                  "broadcast backlog", "refusals, coalescing and expiry"):
         assert words in titles
     assert dashboard_metric_names()
 
@@ -336,3 +354,12 @@ def test_the_secrets_key_is_generated_or_taken_from_values_and_reaches_the_pods(
     assert len(parse_key(generated)) == 32 and generated != key_in(render({}))
     mine = new_key()
     assert key_in(render({"secrets": {"secretsKey": mine}})) == mine
+
+
+def test_every_dashboard_metric_is_one_the_hub_exports() -> None:
+    from hub.metrics import Metrics
+    from partners.registry import Registry
+
+    exported = {sample.name for family in Metrics(Registry()).registry.collect() for sample in family.samples}
+    exported |= {"ocpihub_platforms", "ocpihub_parties"}  # computed at scrape from the registry snapshot
+    assert dashboard_metric_names() <= exported | {re.sub(r"_(total|bucket|count|sum)$", "", n) for n in exported}

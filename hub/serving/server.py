@@ -39,6 +39,8 @@ def hypercorn_config(config: Config, sock: socket.socket) -> protocol.ServerConf
     hc.accesslog = None  # the hub writes its own request log
     hc.errorlog = logging.getLogger("hypercorn.error")  # through the JSON handler
     hc.graceful_timeout = config.shutdown_grace_seconds
+    # The lifespan's shutdown delivers broadcasts for a while, then writes the rest to the outbox.
+    hc.shutdown_timeout = max(60.0, config.broadcast_shutdown_seconds + config.broadcast_persist_seconds + 10)
     hc.keep_alive_timeout = config.keep_alive_seconds
     # Hypercorn's read_timeout would also cut clients waiting for a slow answer; the protocol's
     # per-request deadlines bound slow senders instead.

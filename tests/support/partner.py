@@ -103,6 +103,11 @@ class FakePlatform:
     sloppy: bool = False
     # Seconds each module request waits before it is answered (a slow receiver).
     delay: float = 0.0
+    # Seconds the first request for each path waits before it is answered (later ones do not wait).
+    first_delay: float = 0.0
+    # Module requests being handled now, per path, and the most there ever were at once for one path.
+    in_flight: dict[str, int] = field(default_factory=dict)
+    most_in_flight: int = 0
     # Callback URLs (response_url) received on commands / charging profiles.
     response_urls: list[str] = field(default_factory=list)
 
@@ -164,8 +169,15 @@ class FakePlatform:
         (self.clientinfo if module == "hubclientinfo" else self.received).append(seen)
         if not self._authorized(request):
             return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        path = request.url.path
+        first = path not in self.in_flight
+        self.in_flight[path] = self.in_flight.get(path, 0) + 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight[path])
+        try:
+            if self.delay or (first and self.first_delay):
+                await asyncio.sleep(self.delay + (self.first_delay if first else 0.0))
+        finally:
+            self.in_flight[path] -= 1
         answer = self.answers.get((module, iface.upper()))
         if answer is not None:
             status, data, headers = answer

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.support.network import Network, RunningHub
-from tests.support.partner import FakePlatform, cpo, emsp, envelope, location
+from tests.support.partner import FakePlatform, Role, cpo, emsp, envelope, location
 from tests.support.servers import free_port
 
 HUB = ("NL", "HUB")
@@ -31,6 +31,7 @@ class World:
     slow: FakePlatform  # a CPO answering after the hub's request timeout (4002)
     gone: FakePlatform  # a CPO whose endpoints refuse connections (4003, then OFFLINE)
     sloppy: FakePlatform  # a CPO whose Link headers point elsewhere (a tolerated deviation)
+    laggard: FakePlatform  # an eMSP taking only tariffs, answering after the request timeout (a backlog)
 
 
 Scenario = Callable[[World], Awaitable[None]]
@@ -42,8 +43,13 @@ def scenario(fn: Scenario) -> Scenario:
     return fn
 
 
+# The broadcast backlog is kept tiny, so that one slow receiver fills it within a round: one delivery in
+# flight per receiver, three waiting at most, none older than 0.3 s.
+BROADCAST = {"broadcast_receiver_concurrency": 1, "broadcast_receiver_backlog_entries": 3, "broadcast_max_age": 0.3}
+
+
 async def build_world(net: Network, **hub_settings: Any) -> World:
-    hub = await net.hub(**({"request_timeout": REQUEST_TIMEOUT} | hub_settings))
+    hub = await net.hub(**({"request_timeout": REQUEST_TIMEOUT} | BROADCAST | hub_settings))
     picky = emsp("picky", cc="BE", pid="PIC")
     picky.answers[("locations", "RECEIVER")] = (400, envelope(status_code=2001, message="not wanted"), {})
     sloppy = cpo("sloppy", pid="SLP")
@@ -57,6 +63,8 @@ async def build_world(net: Network, **hub_settings: Any) -> World:
         slow=await net.registered(hub, cpo("slow", pid="SLO", delay=REQUEST_TIMEOUT * 2)),
         gone=await net.registered(hub, cpo("gone", pid="GON", module_base=f"http://127.0.0.1:{free_port()}")),
         sloppy=await net.registered(hub, sloppy),
+        laggard=await net.registered(hub, FakePlatform(name="laggard", roles=[Role("EMSP", "DE", "LAG")],
+                                                       modules=[("tariffs", "RECEIVER")], delay=REQUEST_TIMEOUT * 2)),
     )
 
 
@@ -127,3 +135,15 @@ async def policy_denial(w: World) -> None:
 async def sloppy_link_header(w: World) -> None:
     status, _, _ = await w.msp.call("GET", "locations", "SENDER", "", to=w.sloppy.party())
     _ok(status, "a list with a Link header pointing elsewhere")
+
+
+@scenario
+async def broadcast_backlog(w: World) -> None:
+    # Tariffs reach the good eMSPs at once and the laggard one at a time: the second push waits, a PATCH
+    # of it merges in (coalesced), the backlog's three places fill and further pushes are refused (429),
+    # and what waits past 0.3 s expires.
+    for n, (method, tariff) in enumerate([("PUT", "T1"), ("PUT", "T2"), ("PATCH", "T2"), ("PATCH", "T2"),
+                                          ("PUT", "T3"), ("PUT", "T4"), ("PUT", "T5"), ("PUT", "T6")]):
+        body = {"id": tariff, "last_updated": f"2026-01-01T00:00:{n:02d}Z"}
+        status, _, _ = await w.station.call(method, "tariffs", "RECEIVER", f"/NL/CPO/{tariff}", to=HUB, body=body)
+        _ok(status, f"broadcast tariff {tariff}", 200, 429)
