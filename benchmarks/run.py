@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import answer_memory, decision, json_check, perimeter, policy, seed
+from benchmarks import answer_memory, answer_stage, decision, json_check, perimeter, policy, seed
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -304,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     print("answer memory soak (hub RSS, normal + oversized answers):", flush=True)
     results["answer_memory"] = answer_memory.measure(normal=300, oversized=10) if opts.tiny else answer_memory.measure()
     print(f"  {results['answer_memory']}", flush=True)
+    print("path confinement and answer stage, ns per request:", flush=True)
+    results["answer_stage"] = answer_stage.measure(2000 if opts.tiny else 200000)
+    for name, value in results["answer_stage"].items():
+        print(f"  {value:>10}  {name}", flush=True)
     results["summary"] = summarize(results)
     print(json.dumps(results["summary"], indent=2), flush=True)
     # The scale section last (registries of 100,000 parties, churn, replicas: its own database and hubs);

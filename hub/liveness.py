@@ -11,11 +11,15 @@
   platform), in that platform's OCPI version (2.1.1 has no hubclientinfo: nothing is pushed to 2.1.1
   platforms). Status changes land in the database first, so whichever replica saw the evidence,
   exactly one replica pushes.
+* A platform that becomes CONNECTED (a new registration, back from OFFLINE, unsuspended) is told the
+  current ClientInfo of every other party the hub knows, one PUT each: pushes it missed are not
+  queued for it (the spec forbids queueing), so it would otherwise know only what changes from now on.
 
 Bounds: the work per change is proportional to the platforms it names (the receivers are an index
 kept per change, not a walk over the registry); pushes wait in a queue that keeps the latest status
-per party and go out in batches, ``concurrency`` requests at once; the still-alive round walks the
-registry in paced slices (``partners.pacing``) and probes ``concurrency`` platforms at once.
+per party and go out in batches, ``concurrency`` requests at once (a newcomer's catch-up too); the
+still-alive round walks the registry in paced slices (``partners.pacing``) and probes ``concurrency``
+platforms at once.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 import msgspec
@@ -228,20 +232,26 @@ class Liveness:
 
     # -- pushes (leader) ----------------------------------------------------------------------
     def registry_changed(self, change: Change) -> None:
-        """Called after every registry swap: keep the receivers index, and queue the ClientInfo of each
-        party whose status changed (on the leader)."""
+        """Called after every registry swap: keep the receivers index, tell a platform that just began to
+        take pushes every other party's ClientInfo, and queue the ClientInfo of each party whose status
+        changed (on the leader)."""
         after = change.after
+        joined = []
         if change.platforms is None:
             self.receivers = {p.id: None for p in after.platforms.values() if takes_pushes(p)}
         else:
             for platform_id in change.platforms:
                 platform = after.platforms.get(platform_id)
                 if platform is not None and takes_pushes(platform):
+                    if platform_id not in self.receivers:
+                        joined.append(platform)
                     self.receivers[platform_id] = None
                 else:
                     self.receivers.pop(platform_id, None)
         if not self.lease.is_leader:
             return
+        for platform in joined:
+            self._spawn(self._tell(platform))
         for party, status in status_changes(change):
             self.pending[(party.country_code, party.party_id, party.role)] = (party, status)
         if self.pending:
@@ -265,21 +275,41 @@ class Liveness:
         overtake each other)."""
         snapshot = self.registry.snapshot
         receivers = [p for p in map(snapshot.platforms.get, list(self.receivers)) if p is not None and takes_pushes(p)]
-        bodies: dict[tuple[int, OcpiVersion], bytes | None] = {}
-        sends = []
-        for n, (party, status) in enumerate(batch):
-            info = client_info(party, status)
-            for platform in receivers:
-                if platform.id == party.platform_id:
+
+        def sends() -> Iterator[tuple[Party, bytes, Platform]]:
+            for party, status in batch:
+                info = client_info(party, status)
+                bodies: dict[OcpiVersion, bytes | None] = {}  # one body per version
+                for platform in receivers:
+                    if platform.id == party.platform_id:
+                        continue
+                    version = platform.version or OcpiVersion.V2_2_1
+                    if version not in bodies:
+                        document = client_info_in(version, info)
+                        bodies[version] = None if document is None else _encode(document)
+                    body = bodies[version]
+                    if body is not None:
+                        yield party, body, platform
+
+        await bounded(sends(), self._send, self.concurrency)
+
+    async def _tell(self, platform: Platform) -> None:
+        """Every other party's current ClientInfo to a platform that just became CONNECTED (in the order
+        the registry keeps them), ``concurrency`` at once."""
+        snapshot = self.registry.snapshot
+        version = platform.version or OcpiVersion.V2_2_1
+
+        def sends() -> Iterator[tuple[Party, bytes, Platform]]:
+            # Made as the senders take them (one body per send, not 100,000 up front on the loop).
+            for party in snapshot.views.order:
+                if party.platform_id == platform.id:
                     continue
-                version = platform.version or OcpiVersion.V2_2_1
-                if (n, version) not in bodies:  # one body per party and version
-                    document = client_info_in(version, info)
-                    bodies[(n, version)] = None if document is None else _encode(document)
-                body = bodies[(n, version)]
-                if body is not None:
-                    sends.append((party, body, platform))
-        await bounded(sends, self._send, self.concurrency)
+                # In the newcomer's OCPI version, as every push (None: that version cannot carry this ClientInfo).
+                document = client_info_in(version, client_info(party, snapshot.platforms[party.platform_id].status))
+                if document is not None:
+                    yield party, _encode(document), platform
+
+        await bounded(sends(), self._send, self.concurrency)
 
     async def _send(self, item: tuple[Party, bytes, Platform]) -> None:
         party, body, platform = item

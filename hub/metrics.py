@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.outbound_auth import STATUSES as REFUSED_STATUSES
 from partners.registry import Registry
 from partners.sync import Change
 from routing.backlog import Reason
@@ -144,6 +145,9 @@ class Metrics:
         refusals = Counter("ocpihub_perimeter_refusals", "Requests with a valid token refused for their client "
                            "address or certificate, by kind", ["kind"], registry=r)
         self._limited = {kind: limited.labels(kind).inc for kind in RATE_LIMITED_KINDS}
+        refused_hub = Counter("ocpihub_receiver_auth_refusals", "Answers 401/403 of platforms to the hub's own "
+                              "requests (the hub's token for them is broken), by HTTP status", ["status"], registry=r)
+        self._refused_hub = {status: refused_hub.labels(status).inc for status in REFUSED_STATUSES}
         self._refused = {kind: refusals.labels(kind).inc for kind in REFUSAL_KINDS}
         self.answers_refused = Counter("ocpihub_answers_refused", "Receivers' answers the hub refused to pass on, "
                                        "by reason (too_large, length_mismatch, buffer_full)", ["reason"], registry=r)
@@ -158,14 +162,13 @@ class Metrics:
         self._request_children: dict[tuple[str, str, str, str], Callable[[], None]] = {}
         self._duration_children: dict[str, Callable[[float], None]] = {}
         self._upstream_children = {kind: self.upstream_errors.labels(kind).inc for kind in UPSTREAM_ERROR_KINDS}
-        for kind in TOLERATED:
-            self.tolerated_deviations.labels(kind)
+        self._tolerated = {kind: self.tolerated_deviations.labels(kind).inc for kind in TOLERATED}
         self._answer_refused_children = {reason: self.answers_refused.labels(reason).inc
                                          for reason in ANSWER_REFUSALS}
         for module in (*ROUTED_MODULES, "callback"):
             self._duration_children[module] = self.duration.labels(module).observe
             for interface in ("SENDER", "RECEIVER") if module != "callback" else ("-",):
-                for outcome, status_class in (("ok", "2xx"), ("timeout", "5xx"), ("connection", "5xx")):
+                for outcome, status_class in (("ok", "2xx"), ("timeout", "2xx"), ("connection", "2xx")):
                     self._child(module, interface, outcome, status_class)
         # Broadcast series, bound once; tallies arrive in rounds and add n to each.
         self._delivery_children = _bound(self.deliveries, [(m, o) for m in BROADCAST_MODULES
@@ -223,7 +226,13 @@ class Metrics:
         self.auth_failures.inc()
 
     def tolerated(self, kind: str) -> None:
-        self.tolerated_deviations.labels(kind).inc()
+        inc = self._tolerated.get(kind)
+        if inc is None:
+            inc = self._tolerated[kind] = self.tolerated_deviations.labels(kind).inc
+        inc()
+
+    def receiver_auth_refused(self, status: str) -> None:
+        self._refused_hub[status]()
 
     def slow_client(self, phase: str) -> None:
         self._slow_children[phase]()

@@ -7,6 +7,7 @@ listener re-reads just those rows (see ``partners.sync``).
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Callable, Collection, Iterable
 from importlib import resources
@@ -582,3 +583,34 @@ async def set_endpoints(pool: Pool, platform_id: int, *, version: str, endpoints
             versions_token_encoding,
         )
         await notify_changed(conn, platforms=[platform_id])
+
+
+# -- read and written outside the registry snapshot (no NOTIFY): outbound auth failures, retired parties
+
+
+async def record_outbound_auth_failure(pool: Pool, platform_id: int, status: int,
+                                       when: datetime.datetime) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE platforms SET outbound_auth_failed_at = $2, outbound_auth_failed_status = $3"
+                           " WHERE id = $1", platform_id, when, status)
+
+
+async def outbound_auth_failure(pool: Pool, platform_id: int) -> dict[str, object] | None:
+    """``{"at": ISO time, "http_status": 401}`` of the platform's last refusal of the hub's token, or None."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT outbound_auth_failed_at, outbound_auth_failed_status FROM platforms"
+                                  " WHERE id = $1", platform_id)
+    if row is None or row[0] is None:
+        return None
+    return {"at": row[0].isoformat(), "http_status": row[1]}
+
+
+async def retired_parties(pool: Pool) -> list[PartyRow]:
+    """Parties that left the registry (platform removed, role dropped): ClientInfo is never deleted, so
+    hubclientinfo lists them as SUSPENDED. ``platform_id`` is -1."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT -1 AS platform_id, country_code, party_id, role, '' AS business_name,"
+            " to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_updated"
+            " FROM retired_parties ORDER BY country_code, party_id, role")
+    return [msgspec.convert(dict(r), PartyRow) for r in rows]

@@ -41,7 +41,8 @@ def _platform_id(request: Request) -> int | None:
 
 
 async def get_platform(request: Request) -> Response:
-    """A platform with its parties, each with the roaming agreements (not ended) that name it."""
+    """A platform with its parties, each with the roaming agreements (not ended) that name it, and when it
+    last refused the hub's credentials."""
     pool = hub_state(request).pool
     platform_id = _platform_id(request)
     details = None if platform_id is None else await store.platform_details(pool, platform_id)
@@ -51,6 +52,8 @@ async def get_platform(request: Request) -> Response:
                                                           for p in details["parties"]])
     for party in details["parties"]:
         party["agreements"] = agreements.get((party["country_code"], party["party_id"]), [])
+    # When the platform last refused the hub's own token (401/403): its outbound token needs a new handshake.
+    details["last_outbound_auth_failure"] = await store.outbound_auth_failure(pool, details["id"])
     return admin_json(details)
 
 
