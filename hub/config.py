@@ -60,6 +60,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     broadcast_max_age: float = 120.0
     broadcast_shutdown_seconds: float = 5.0
     learned_routes_max: int = 1_000_000
+    background_concurrency: int = 32
+    background_loop_share: float = 0.1
     command_timeout: int = 60
     translation_memory_bytes: int = 32 * 1024 * 1024
     agreements: str = "open"
@@ -158,6 +160,9 @@ DESCRIPTIONS: dict[str, str] = {
     "broadcast_shutdown_seconds": "after SIGTERM: seconds to go on delivering broadcasts before the rest is "
                                   "written to the outbox",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "background_concurrency": "still-alive probes, and ClientInfo pushes, in flight at once (per process)",
+    "background_loop_share": "share of the event loop's time each background job may take (registry changes and "
+                             "reloads, learned-route merges, still-alive walks), in slices of about a millisecond",
     "command_timeout": "seconds announced as a command answer's `timeout` to 2.2+ requesters when the CPO speaks "
                        "2.1.1 (whose answers have none)",
     "translation_memory_bytes": "bytes of Locations and Tokens kept per process for translating Sessions, CDRs "
@@ -231,7 +236,7 @@ def _validate(config: Config) -> None:
                  "offline_after_failures", "broadcast_concurrency", "learned_routes_max", "workers",
                  "database_pool_size", "broadcast_receiver_concurrency", "broadcast_backlog_entries",
                  "broadcast_backlog_bytes", "broadcast_receiver_backlog_entries", "broadcast_receiver_backlog_bytes",
-                 "command_timeout", "translation_memory_bytes"):
+                 "background_concurrency", "command_timeout", "translation_memory_bytes"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "location_ttl", "registry_reload_seconds",
@@ -239,6 +244,8 @@ def _validate(config: Config) -> None:
                  "broadcast_max_age"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if not 0 < config.background_loop_share <= 1:
+        raise ConfigError(f"{PREFIX}BACKGROUND_LOOP_SHARE must be above 0 and at most 1")
     if config.agreements not in ("open", "required"):
         raise ConfigError(f"{PREFIX}AGREEMENTS must be open or required")
     if config.outbound_client not in ("native", "aiohttp"):

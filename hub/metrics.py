@@ -12,7 +12,6 @@ files there, and a scrape of any worker sums them.
 from __future__ import annotations
 
 import os
-from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
@@ -22,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from hub.outbound_auth import STATUSES as REFUSED_STATUSES
 from partners.registry import Registry
+from partners.sync import Change
 from routing.backlog import Reason
 from routing.broadcast import BROADCAST_MODULES, DELIVERY_OUTCOMES
 from routing.errors import RULES
@@ -33,6 +33,8 @@ from routing.versions import ALL_LOSSES, Loss
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol", "bad_answer")
+REGISTRY_UPDATE_KINDS = ("full", "delta")
+BACKGROUND_JOBS = ("registry", "learned_routes", "still_alive")
 
 
 def multiprocess_dir() -> str | None:
@@ -40,21 +42,21 @@ def multiprocess_dir() -> str | None:
 
 
 class _RegistryCollector(Collector):
-    """Platforms and parties by status/role, computed from the snapshot at scrape time."""
+    """Platforms and parties by status/role, read at scrape time from the counts each registry change
+    keeps up to date (``partners.party_views``): a scrape costs the same at any registry size."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        snapshot = self.registry.snapshot
+        views = self.registry.snapshot.views
         platforms = GaugeMetricFamily("ocpihub_platforms", "Platforms known to the hub, by status", labels=["status"])
-        for status, n in sorted(Tally(p.status.value for p in snapshot.platforms.values()).items()):
+        for status, n in sorted(views.platforms_by_status.items()):
             platforms.add_metric([status], n)
         yield platforms
         parties = GaugeMetricFamily("ocpihub_parties", "Parties known to the hub, by role and status",
                                     labels=["role", "status"])
-        tally = Tally((p.role.value, snapshot.platforms[p.platform_id].status.value) for p in snapshot.parties())
-        for (role, status), n in sorted(tally.items()):
+        for (role, status), n in sorted(views.parties_by_role_status.items()):
             parties.add_metric([role, status], n)
         yield parties
 
@@ -122,6 +124,13 @@ class Metrics:
         self.registry_reload_failures = Counter("ocpihub_registry_reload_failures",
                                                 "Registry reloads (or listener reconnections) that failed",
                                                 registry=r)
+        updates = Counter("ocpihub_registry_updates", "Registry snapshots swapped in, by kind (full: built from "
+                          "every row; delta: made from the previous one and the rows that changed)", ["kind"],
+                          registry=r)
+        self._updates = {kind: updates.labels(kind).inc for kind in REGISTRY_UPDATE_KINDS}
+        loop_time = Counter("ocpihub_background_loop_seconds", "Event-loop time taken by background jobs, by job "
+                            "(each paced to OCPI_HUB_BACKGROUND_LOOP_SHARE)", ["job"], registry=r)
+        self._loop_time = {job: loop_time.labels(job).inc for job in BACKGROUND_JOBS}
         self.slow_clients = Counter("ocpihub_slow_clients", "Client connections cut off because a request head "
                                     "or body did not arrive in time (OCPI_HUB_RECEIVE_SECONDS), by phase",
                                     ["phase"], registry=r)
@@ -258,6 +267,13 @@ class Metrics:
 
     def reload_failed(self) -> None:
         self.registry_reload_failures.inc()
+
+    def registry_changed(self, change: Change) -> None:
+        self._updates[change.kind]()
+
+    def background(self, job: str) -> Callable[[float], None]:
+        """What a paced job reports its event-loop time to."""
+        return self._loop_time[job]
 
     def render(self) -> bytes:
         if multiprocess_dir() is None:

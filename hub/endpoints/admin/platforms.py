@@ -78,7 +78,7 @@ async def delete_platform(request: Request) -> Response:
         return Response(status_code=204)
     if platform_id is None or not await store.delete_platform(state.pool, platform_id):
         return admin_error("no such platform", 404)
-    await state.sync.reload()
+    await state.sync.refresh(platforms=[platform_id])
     return Response(status_code=204)
 
 
@@ -104,7 +104,7 @@ def _set_suspended(suspended: bool) -> Handler:
         platform_id = _platform_id(request)
         if platform_id is None or not await store.set_suspended(state.pool, platform_id, suspended):
             return admin_error("no such platform", 404)
-        await state.sync.reload()
+        await state.sync.refresh(platforms=[platform_id])
         return admin_json(await store.platform_details(state.pool, platform_id))
     return handler
 
@@ -129,10 +129,10 @@ async def update_settings(request: Request) -> Response:
             state.pool, platform_id, changes, _check_settings)
     except msgspec.ValidationError as exc:
         return admin_error(f"invalid settings: {exc}", 400)
-    if merged is None:
+    if merged is None or platform_id is None:
         return admin_error("no such platform", 404)
-    await state.sync.reload()
-    return admin_json(await store.platform_details(state.pool, platform_id))  # type: ignore[arg-type]
+    await state.sync.refresh(platforms=[platform_id])
+    return admin_json(await store.platform_details(state.pool, platform_id))
 
 
 routes = [
