@@ -61,8 +61,10 @@ async def load(base: str, headers: dict[str, str], normal: int, oversized: int, 
 
         async def get(location: str, kind: str) -> None:
             async with http.get(base + PATH + location, headers=headers) as r:
-                await r.read()
-                statuses[f"{kind} {r.status}"] += 1
+                body = await r.read()
+                # Hub errors are OCPI answers (HTTP 200, the code in the body): counted by that code.
+                code = json.loads(body).get("status_code", 1000) if body.startswith(b"{") else 1000
+                statuses[f"{kind} {r.status if code < 2000 else f'{r.status}/{code}'}"] += 1
 
         async def normal_worker() -> None:
             nonlocal remaining

@@ -1,5 +1,6 @@
 """One command for every benchmark figure: ``python -m benchmarks.run`` (``--quick`` for a short run,
-``--tiny`` for the test suite's smoke check). Everything runs on loopback; every process it starts,
+``--tiny`` for the test suite's smoke check); its last section, scale, also runs on its own
+(``python -m benchmarks.scale``). Everything runs on loopback; every process it starts,
 it stops. Writes ``benchmarks/results/latest.json`` (raw, not committed) and PNG plots in
 ``benchmarks/plots/``.
 
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import answer_memory, decision, json_check, perimeter, policy, seed
+from benchmarks import answer_memory, answer_stage, decision, json_check, perimeter, policy, seed
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -190,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     args.add_argument("--plot-only", action="store_true", help="redraw the plots from the last results file")
     opts = args.parse_args(argv)
     if opts.plot_only:
-        plot(json.loads((opts.out / "latest.json").read_text()), PLOTS)
+        from benchmarks import scale
+
+        latest = json.loads((opts.out / "latest.json").read_text())
+        plot(latest, PLOTS)
+        if "scale" in latest:
+            scale.plot(latest["scale"], PLOTS)
         return 0
     seconds = 1.0 if opts.tiny else 3.0 if opts.quick else 10.0
     levels = [4] if opts.tiny else [16] if opts.quick else [1, 16, 64]
@@ -298,12 +304,27 @@ def main(argv: list[str] | None = None) -> int:
     print("answer memory soak (hub RSS, normal + oversized answers):", flush=True)
     results["answer_memory"] = answer_memory.measure(normal=300, oversized=10) if opts.tiny else answer_memory.measure()
     print(f"  {results['answer_memory']}", flush=True)
+    print("path confinement and answer stage, ns per request:", flush=True)
+    results["answer_stage"] = answer_stage.measure(2000 if opts.tiny else 200000)
+    for name, value in results["answer_stage"].items():
+        print(f"  {value:>10}  {name}", flush=True)
     results["summary"] = summarize(results)
     print(json.dumps(results["summary"], indent=2), flush=True)
+    # The scale section last (registries of 100,000 parties, churn, replicas: its own database and hubs);
+    # OCPI_BENCH_SCALE=0 leaves it out (the test suite runs it once, not in every smoke run).
+    from benchmarks import scale
+
+    if os.environ.get("OCPI_BENCH_SCALE") != "0":
+        mode = "tiny" if opts.tiny else "quick" if opts.quick else "full"
+        with tempfile.TemporaryDirectory(prefix="ocpi-scale-") as tmp_text:
+            results["scale"] = scale.measure(mode, Path(tmp_text))
+        results["summary"]["scale"] = results["scale"]["summary"]
     (opts.out / "latest.json").write_text(json.dumps(results, indent=2))
     if not opts.tiny:
         # Only a full run replaces the committed plots; a quick one draws next to its results.
         plot(results, opts.out if opts.quick else PLOTS)
+        if "scale" in results:
+            scale.plot(results["scale"], opts.out if opts.quick else PLOTS)
     return 0
 
 

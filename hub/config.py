@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from routing import timeouts
 from routing.answer_budget import DEFAULT_ANSWER_BUFFER_BYTES, DEFAULT_MAX_ANSWER_BYTES
 from routing.outbound_policy import DEFAULT_ALLOW, parse_allow
 
@@ -42,7 +43,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     connect_timeout: float = 5.0
     request_timeout: float = 30.0
     connections_per_receiver: int = 64
-    callback_ttl: float = 24 * 3600.0
+    callback_ttl: float = 3600.0
+    location_ttl: float = 30 * 24 * 3600.0
+    # None: routing.timeouts.DEFAULT (real-time authorization bounded at 10 s, or the request timeout if shorter).
+    module_timeouts: str | None = None
     token_grace_seconds: float = 600.0
     registry_reload_seconds: float = 30.0
     still_alive_seconds: float = 300.0
@@ -56,6 +60,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     broadcast_max_age: float = 120.0
     broadcast_shutdown_seconds: float = 5.0
     learned_routes_max: int = 1_000_000
+    background_concurrency: int = 32
+    background_loop_share: float = 0.1
     agreements: str = "open"
     outbound_client: str = "native"
     # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
@@ -101,6 +107,13 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
         return f"{'https' if self.tls_cert_file else 'http'}://{self.host}:{self.port}"
 
     @property
+    def module_timeout_table(self) -> dict[str, float]:
+        """Per-module forwarding timeouts in force (see ``routing.timeouts``)."""
+        if self.module_timeouts is not None:
+            return timeouts.parse(self.module_timeouts)
+        return {k: min(v, self.request_timeout) for k, v in timeouts.parse(timeouts.DEFAULT).items()}
+
+    @property
     def trusted_proxy_networks(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
@@ -124,7 +137,12 @@ DESCRIPTIONS: dict[str, str] = {
     "connect_timeout": "seconds to open a connection to a receiver",
     "request_timeout": "seconds a forwarded request may take in all (4002 beyond)",
     "connections_per_receiver": "open connections per receiver host at most",
-    "callback_ttl": "seconds a rewritten response_url stays valid",
+    "callback_ttl": "seconds a rewritten response_url stays valid (RESERVE_NOW: until its expiry_date and as "
+                    "long again)",
+    "location_ttl": "seconds a Location header the hub had to replace by a ticket (a CDR's, off the receiver's "
+                    "endpoint) stays reachable through the hub",
+    "module_timeouts": "per-module forwarding timeouts, module=seconds comma-separated (modules, authorize, "
+                       "callback); others take request_timeout",
     "token_grace_seconds": "after a credentials update: seconds the platform's previous token stays valid "
                            "(until it uses the new one)",
     "registry_reload_seconds": "full registry reload interval (safety net behind LISTEN/NOTIFY)",
@@ -140,6 +158,9 @@ DESCRIPTIONS: dict[str, str] = {
     "broadcast_shutdown_seconds": "after SIGTERM: seconds to go on delivering broadcasts before the rest is "
                                   "written to the outbox",
     "learned_routes_max": "entries per kind that open routing keeps in memory",
+    "background_concurrency": "still-alive probes, and ClientInfo pushes, in flight at once (per process)",
+    "background_loop_share": "share of the event loop's time each background job may take (registry changes and "
+                             "reloads, learned-route merges, still-alive walks), in slices of about a millisecond",
     "agreements": "open (anyone may reach anyone) or required (data flows only under roaming agreements)",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
@@ -208,14 +229,17 @@ def _validate(config: Config) -> None:
     for name in ("max_body_bytes", "max_answer_bytes", "answer_buffer_bytes", "connections_per_receiver", "port",
                  "offline_after_failures", "broadcast_concurrency", "learned_routes_max", "workers",
                  "database_pool_size", "broadcast_receiver_concurrency", "broadcast_backlog_entries",
-                 "broadcast_backlog_bytes", "broadcast_receiver_backlog_entries", "broadcast_receiver_backlog_bytes"):
+                 "broadcast_backlog_bytes", "broadcast_receiver_backlog_entries", "broadcast_receiver_backlog_bytes",
+                 "background_concurrency"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
-    for name in ("connect_timeout", "request_timeout", "callback_ttl", "registry_reload_seconds",
+    for name in ("connect_timeout", "request_timeout", "callback_ttl", "location_ttl", "registry_reload_seconds",
                  "still_alive_seconds", "shutdown_grace_seconds", "keep_alive_seconds", "receive_seconds",
                  "broadcast_max_age"):
         if getattr(config, name) <= 0:
             raise ConfigError(f"{PREFIX}{name.upper()} must be a positive number of seconds")
+    if not 0 < config.background_loop_share <= 1:
+        raise ConfigError(f"{PREFIX}BACKGROUND_LOOP_SHARE must be above 0 and at most 1")
     if config.agreements not in ("open", "required"):
         raise ConfigError(f"{PREFIX}AGREEMENTS must be open or required")
     if config.outbound_client not in ("native", "aiohttp"):
@@ -226,6 +250,10 @@ def _validate(config: Config) -> None:
         parse_allow(config.outbound_allow or "")
     except ValueError as exc:
         raise ConfigError(f"{PREFIX}OUTBOUND_ALLOW: {exc}") from None
+    try:
+        timeouts.parse(config.module_timeouts or "")
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}MODULE_TIMEOUTS: {exc}") from None
     if config.outbound_ca_file and not Path(config.outbound_ca_file).is_file():
         raise ConfigError(f"{PREFIX}OUTBOUND_CA_FILE: no such file {config.outbound_ca_file!r}")
     if config.answer_buffer_bytes < config.max_answer_bytes:

@@ -1,32 +1,44 @@
 """Shares what open routing learns: this replica's new entries go to the database in batches, and
 entries other replicas wrote come back into memory, once a second. Nothing here is on the request
-path; a lookup is a dict access on ``routing.learned.LearnedRoutes``."""
+path; a lookup is a dict access on ``routing.learned.LearnedRoutes``.
+
+Bounds: each round writes what was learned since the last one in one transaction, reads back only
+the rows written since the last read (``partners.store.load_learned``), and merges them in paced
+slices (``partners.pacing``), so that a burst of other replicas' writes never stalls requests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
-from typing import Any
+from collections.abc import Callable, Generator
 
 from hub.background import cancel
 from partners import store
 from partners.outage import Backoff, Outage
+from partners.pacing import Pacer
 from routing.learned import Kind, LearnedRoutes
+
+_KINDS = {kind.value: kind for kind in Kind}
+# Rows merged per slice: about a microsecond each.
+_STEP = 1000
 
 
 class LearnedSync:
     def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0,
-                 outage: Outage | None = None) -> None:
+                 outage: Outage | None = None, loop_share: float = 0.1,
+                 on_busy: Callable[[float], None] | None = None) -> None:
         self.learned = learned
         self.pool = pool
         self.interval = interval
         self.outage = outage or Outage(store.unreachable)
-        self._since: Any = None
+        self.pacer = Pacer(loop_share, on_busy=on_busy)
+        self._since: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self.rows_read = 0  # read back in all (the cost of the read-back follows it)
 
     async def start(self) -> None:
-        await self.sync_once()
+        # Before the hub serves: the first read (every row) is merged as fast as it goes.
+        await self.sync_once(Pacer(1.0))
         self._task = asyncio.create_task(self._run(), name="learned-routes")
 
     async def stop(self) -> None:
@@ -34,7 +46,7 @@ class LearnedSync:
         with contextlib.suppress(Exception):
             await self.sync_once()  # what was learned last is not lost on shutdown
 
-    async def sync_once(self) -> None:
+    async def sync_once(self, pacer: Pacer | None = None) -> None:
         pending = self.learned.take_pending()
         try:
             await store.save_learned(self.pool, [(k.value, owner[0], owner[1], oid, target[0], target[1])
@@ -43,12 +55,19 @@ class LearnedSync:
             for kind, owner, object_id, target in pending:  # try again next round
                 self.learned.pending.setdefault((kind, owner, object_id), target)
             raise
-        rows, now = await store.load_learned(self.pool, self._since)
-        for kind_text, owner_cc, owner_pid, object_id, country_code, party_id in rows:
-            with contextlib.suppress(ValueError):
-                self.learned.merge(Kind(kind_text), (owner_cc, owner_pid), object_id, (country_code, party_id))
-        # Overlap the next window a little: a row committed late with an earlier timestamp is still seen.
-        self._since = now - datetime.timedelta(seconds=5)
+        rows, horizon = await store.load_learned(self.pool, self._since)
+        self.rows_read += len(rows)
+        await (pacer or self.pacer).run(self._merge(rows))
+        self._since = horizon
+
+    def _merge(self, rows: list[store.LearnedRow]) -> Generator[None, None, None]:
+        merge = self.learned.merge
+        for done, (kind_text, owner_cc, owner_pid, object_id, country_code, party_id) in enumerate(rows, 1):
+            kind = _KINDS.get(kind_text)
+            if kind is not None:
+                merge(kind, (owner_cc, owner_pid), object_id, (country_code, party_id))
+            if done % _STEP == 0:
+                yield
 
     async def _run(self) -> None:
         backoff = Backoff(initial=self.interval)

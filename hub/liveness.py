@@ -5,11 +5,21 @@
 * Still-alive (leader only): a platform silent for ``still_alive_seconds`` gets a GET on its versions
   endpoint; ``offline_after`` failures in a row make it OFFLINE, the first success CONNECTED again.
   OFFLINE platforms are probed every round.
-* Pushes (leader only): after each registry reload the leader compares party statuses with what
-  it last pushed and PUTs each changed ClientInfo to every connected platform that implements the
-  hubclientinfo RECEIVER interface (not to the party's own platform), in that platform's OCPI version
-  (2.1.1 has no hubclientinfo: nothing is pushed to 2.1.1 platforms). Status changes land in the
-  database first, so whichever replica saw the evidence, exactly one replica pushes.
+* Pushes (leader only): after each registry change the leader compares the statuses of the parties
+  of the platforms that changed, before and after, and PUTs each changed ClientInfo to every
+  connected platform that implements the hubclientinfo RECEIVER interface (not to the party's own
+  platform), in that platform's OCPI version (2.1.1 has no hubclientinfo: nothing is pushed to 2.1.1
+  platforms). Status changes land in the database first, so whichever replica saw the evidence,
+  exactly one replica pushes.
+* A platform that becomes CONNECTED (a new registration, back from OFFLINE, unsuspended) is told the
+  current ClientInfo of every other party the hub knows, one PUT each: pushes it missed are not
+  queued for it (the spec forbids queueing), so it would otherwise know only what changes from now on.
+
+Bounds: the work per change is proportional to the platforms it names (the receivers are an index
+kept per change, not a walk over the registry); pushes wait in a queue that keeps the latest status
+per party and go out in batches, ``concurrency`` requests at once (a newcomer's catch-up too); the
+still-alive round walks the registry in paced slices (``partners.pacing``) and probes ``concurrency``
+platforms at once.
 """
 
 from __future__ import annotations
@@ -18,16 +28,18 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Generator, Iterator
 from typing import Any
 
 import msgspec
 
-from hub.background import cancel
+from hub.background import bounded, cancel
 from hub.leader import LeaderLease
 from partners import store
 from partners.model import ConnectionStatus, InterfaceRole, Role
-from partners.registry import Party, Platform, Registry
+from partners.pacing import Pacer
+from partners.registry import Party, Platform, Registry, Snapshot
+from partners.sync import Change
 from routing.forward import Forwarder, UpstreamFailure
 from routing.versions import Context, NotInVersionError, OcpiVersion, UntranslatableError, translate
 
@@ -63,22 +75,67 @@ def client_info_in(version: OcpiVersion, info: ClientInfo) -> dict[str, Any] | N
 
 _encode = msgspec.json.Encoder().encode
 PartyState = tuple[str, str, Role]
+# Platforms looked at per slice of the still-alive walk.
+_WALK_STEP = 1000
+
+
+def takes_pushes(platform: Platform) -> bool:
+    return (platform.endpoint("hubclientinfo", InterfaceRole.RECEIVER) is not None
+            and platform.outbound_auth is not None and platform.status is ConnectionStatus.CONNECTED)
+
+
+def status_changes(change: Change) -> list[tuple[Party, ConnectionStatus]]:
+    """The ClientInfo each party of the changed platforms should now be known by, where its status
+    differs from before the change; a party gone from the registry as SUSPENDED (ClientInfo cannot
+    be deleted). Pure, and proportional to the platforms the change names."""
+    if change.platforms is None:
+        return []
+    before: dict[PartyState, tuple[Party, ConnectionStatus]] = {}
+    after: dict[PartyState, tuple[Party, ConnectionStatus]] = {}
+    for platform_id in change.platforms:
+        for snapshot, states in ((change.before, before), (change.after, after)):
+            platform = snapshot.platforms.get(platform_id)
+            if platform is not None:
+                for party in platform.parties:
+                    states[(party.country_code, party.party_id, party.role)] = (party, platform.status)
+    out = [(party, status) for state, (party, status) in after.items()
+           if state not in before or before[state][1] is not status]
+    stamp = ""
+    for state, (party, _) in before.items():
+        if state not in after and not _still_there(change.after, state):
+            stamp = stamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            out.append((Party(country_code=party.country_code, party_id=party.party_id, role=party.role,
+                              platform_id=-1, last_updated=stamp), ConnectionStatus.SUSPENDED))
+    return out
+
+
+def _still_there(snapshot: Snapshot, state: PartyState) -> bool:
+    """Whether the party moved to a platform this change did not name (its own change comes apart)."""
+    return any(p.role is state[2] for p in snapshot.by_party.get((state[0], state[1]), ()))
 
 
 class Liveness:
     def __init__(self, registry: Registry, pool: store.Pool, forwarder: Forwarder, lease: LeaderLease, *,
-                 still_alive_seconds: float, offline_after: int) -> None:
+                 still_alive_seconds: float, offline_after: int, concurrency: int = 32, loop_share: float = 0.1,
+                 on_busy: Callable[[float], None] | None = None) -> None:
         self.registry = registry
         self.pool = pool
         self.forwarder = forwarder
         self.lease = lease
         self.still_alive_seconds = still_alive_seconds
         self.offline_after = offline_after
+        self.concurrency = concurrency
+        self.pacer = Pacer(loop_share, on_busy=on_busy)
         self.last_contact: dict[int, float] = {}
         self.failures: dict[int, int] = {}
-        self.pushed: dict[PartyState, ConnectionStatus] | None = None
+        # Platforms that take ClientInfo pushes (ids, in a dict for its order), kept per change.
+        self.receivers: dict[int, None] = {}
+        # Pushes not yet sent: the latest status per party (a party that flaps is pushed once per batch).
+        self.pending: dict[PartyState, tuple[Party, ConnectionStatus]] = {}
+        self._push_wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._push_task: asyncio.Task[None] | None = None
 
     # -- evidence, from the request path (cheap: dict writes) --------------------------------
     def contact(self, platform_id: int) -> None:
@@ -98,9 +155,11 @@ class Liveness:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._still_alive_loop(), name="still-alive")
+        self._push_task = asyncio.create_task(self._push_loop(), name="clientinfo-pushes")
 
     async def stop(self) -> None:
         await cancel(self._loop_task)
+        await cancel(self._push_task)
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
 
@@ -134,18 +193,22 @@ class Liveness:
                 log.warning("still-alive round failed", exc_info=True)
 
     async def check_once(self) -> None:
-        now = time.monotonic()
-        probes = []
-        for platform in self.registry.snapshot.platforms.values():
-            if not platform.registered or platform.versions_url is None or platform.outbound_auth is None:
-                continue
-            if platform.status is ConnectionStatus.OFFLINE or (
-                platform.status is ConnectionStatus.CONNECTED
-                and now - self.last_contact.setdefault(platform.id, now) >= self.still_alive_seconds
-            ):
-                probes.append(self._probe(platform.id, platform.versions_url,
-                                          platform.versions_auth or platform.outbound_auth, platform.status, platform))
-        await asyncio.gather(*probes)
+        due = await self.pacer.run(self._due(self.registry.snapshot, time.monotonic()))
+        await bounded(due, lambda p: self._probe(p.id, p.versions_url or "", p.versions_auth or p.outbound_auth or "",
+                                                 p.status, p), self.concurrency)
+
+    def _due(self, snapshot: Snapshot, now: float) -> Generator[None, None, list[Platform]]:
+        """The platforms to probe this round, found in slices."""
+        due = []
+        for seen, platform in enumerate(snapshot.platforms.values(), 1):
+            if platform.registered and platform.versions_url is not None and platform.outbound_auth is not None and (
+                platform.status is ConnectionStatus.OFFLINE or (
+                    platform.status is ConnectionStatus.CONNECTED
+                    and now - self.last_contact.setdefault(platform.id, now) >= self.still_alive_seconds)):
+                due.append(platform)
+            if seen % _WALK_STEP == 0:
+                yield
+        return due
 
     async def _probe(self, platform_id: int, url: str, auth: str, status: ConnectionStatus,
                      platform: Platform | None = None) -> None:
@@ -168,54 +231,93 @@ class Liveness:
             await self._set_status(platform_id, ConnectionStatus.OFFLINE, "still-alive checks failed")
 
     # -- pushes (leader) ----------------------------------------------------------------------
-    def registry_changed(self) -> None:
-        """Called after every registry reload: push what changed since the last push."""
-        snapshot = self.registry.snapshot
-        current = {(p.country_code, p.party_id, p.role): snapshot.platforms[p.platform_id].status
-                   for p in snapshot.parties()}
+    def registry_changed(self, change: Change) -> None:
+        """Called after every registry swap: keep the receivers index, tell a platform that just began to
+        take pushes every other party's ClientInfo, and queue the ClientInfo of each party whose status
+        changed (on the leader)."""
+        after = change.after
+        joined = []
+        if change.platforms is None:
+            self.receivers = {p.id: None for p in after.platforms.values() if takes_pushes(p)}
+        else:
+            for platform_id in change.platforms:
+                platform = after.platforms.get(platform_id)
+                if platform is not None and takes_pushes(platform):
+                    if platform_id not in self.receivers:
+                        joined.append(platform)
+                    self.receivers[platform_id] = None
+                else:
+                    self.receivers.pop(platform_id, None)
         if not self.lease.is_leader:
-            self.pushed = None  # a new leader starts from what it sees, without a storm of pushes
             return
-        if self.pushed is None:
-            self.pushed = current
-            return
-        changed = [state for state, status in current.items() if self.pushed.get(state) != status]
-        gone = [state for state in self.pushed if state not in current]
-        self.pushed = current
-        for cc, pid, role in changed:
-            party = next(p for p in snapshot.by_party[(cc, pid)] if p.role is role)
-            self._spawn(self._push(party, current[(cc, pid, role)]))
-        for cc, pid, role in gone:
-            # Removed by an operator: ClientInfo cannot be deleted, so it is invalidated as SUSPENDED.
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            party = Party(country_code=cc, party_id=pid, role=role, platform_id=-1, last_updated=stamp)
-            self._spawn(self._push(party, ConnectionStatus.SUSPENDED))
+        for platform in joined:
+            self._spawn(self._tell(platform))
+        for party, status in status_changes(change):
+            self.pending[(party.country_code, party.party_id, party.role)] = (party, status)
+        if self.pending:
+            self._push_wake.set()
 
-    async def _push(self, party: Party, status: ConnectionStatus) -> None:
+    async def _push_loop(self) -> None:
+        while True:
+            await self._push_wake.wait()
+            self._push_wake.clear()
+            batch, self.pending = self.pending, {}
+            try:
+                await self.push(list(batch.values()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("ClientInfo pushes failed", exc_info=True)
+
+    async def push(self, batch: list[tuple[Party, ConnectionStatus]]) -> None:
+        """Send each ClientInfo of ``batch`` to every receiver but the party's own platform, at most
+        ``concurrency`` requests at once; returns when all are answered (so one party's pushes never
+        overtake each other)."""
         snapshot = self.registry.snapshot
-        info = client_info(party, status)
-        bodies: dict[OcpiVersion, bytes | None] = {}
-        sends = []
-        for platform in snapshot.platforms.values():
-            endpoint = platform.endpoint("hubclientinfo", InterfaceRole.RECEIVER)
-            if (endpoint is None or platform.id == party.platform_id or platform.outbound_auth is None
-                    or platform.status is not ConnectionStatus.CONNECTED):
-                continue
-            version = platform.version or OcpiVersion.V2_2_1
-            if version not in bodies:
-                document = client_info_in(version, info)
-                bodies[version] = None if document is None else _encode(document)
-            body = bodies[version]
-            if body is None:
-                continue
-            url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
-            headers = [("Authorization", platform.outbound_auth),
-                       ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),
-                       ("Content-Type", "application/json")]
-            sends.append(self._send(url, headers, body, platform))
-        await asyncio.gather(*sends)
+        receivers = [p for p in map(snapshot.platforms.get, list(self.receivers)) if p is not None and takes_pushes(p)]
 
-    async def _send(self, url: str, headers: list[tuple[str, str]], body: bytes, platform: Platform) -> None:
+        def sends() -> Iterator[tuple[Party, bytes, Platform]]:
+            for party, status in batch:
+                info = client_info(party, status)
+                bodies: dict[OcpiVersion, bytes | None] = {}  # one body per version
+                for platform in receivers:
+                    if platform.id == party.platform_id:
+                        continue
+                    version = platform.version or OcpiVersion.V2_2_1
+                    if version not in bodies:
+                        document = client_info_in(version, info)
+                        bodies[version] = None if document is None else _encode(document)
+                    body = bodies[version]
+                    if body is not None:
+                        yield party, body, platform
+
+        await bounded(sends(), self._send, self.concurrency)
+
+    async def _tell(self, platform: Platform) -> None:
+        """Every other party's current ClientInfo to a platform that just became CONNECTED (in the order
+        the registry keeps them), ``concurrency`` at once."""
+        snapshot = self.registry.snapshot
+        version = platform.version or OcpiVersion.V2_2_1
+
+        def sends() -> Iterator[tuple[Party, bytes, Platform]]:
+            # Made as the senders take them (one body per send, not 100,000 up front on the loop).
+            for party in snapshot.views.order:
+                if party.platform_id == platform.id:
+                    continue
+                # In the newcomer's OCPI version, as every push (None: that version cannot carry this ClientInfo).
+                document = client_info_in(version, client_info(party, snapshot.platforms[party.platform_id].status))
+                if document is not None:
+                    yield party, _encode(document), platform
+
+        await bounded(sends(), self._send, self.concurrency)
+
+    async def _send(self, item: tuple[Party, bytes, Platform]) -> None:
+        party, body, platform = item
+        endpoint = platform.endpoint("hubclientinfo", InterfaceRole.RECEIVER) or ""
+        url = f"{endpoint.rstrip('/')}/{party.country_code}/{party.party_id}"
+        headers = [("Authorization", platform.outbound_auth or ""),
+                   ("X-Request-ID", str(uuid.uuid4())), ("X-Correlation-ID", str(uuid.uuid4())),
+                   ("Content-Type", "application/json")]
         try:
             await self.forwarder.send("PUT", url, headers, body, f"platform {platform.id}", platform)
         except UpstreamFailure as failure:

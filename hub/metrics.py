@@ -12,7 +12,6 @@ files there, and a scrape of any worker sums them.
 from __future__ import annotations
 
 import os
-from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
@@ -20,7 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.outbound_auth import STATUSES as REFUSED_STATUSES
 from partners.registry import Registry
+from partners.sync import Change
 from routing.backlog import Reason
 from routing.broadcast import BROADCAST_MODULES, DELIVERY_OUTCOMES
 from routing.errors import RULES
@@ -31,6 +32,8 @@ from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol", "bad_answer")
+REGISTRY_UPDATE_KINDS = ("full", "delta")
+BACKGROUND_JOBS = ("registry", "learned_routes", "still_alive")
 
 
 def multiprocess_dir() -> str | None:
@@ -38,21 +41,21 @@ def multiprocess_dir() -> str | None:
 
 
 class _RegistryCollector(Collector):
-    """Platforms and parties by status/role, computed from the snapshot at scrape time."""
+    """Platforms and parties by status/role, read at scrape time from the counts each registry change
+    keeps up to date (``partners.party_views``): a scrape costs the same at any registry size."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        snapshot = self.registry.snapshot
+        views = self.registry.snapshot.views
         platforms = GaugeMetricFamily("ocpihub_platforms", "Platforms known to the hub, by status", labels=["status"])
-        for status, n in sorted(Tally(p.status.value for p in snapshot.platforms.values()).items()):
+        for status, n in sorted(views.platforms_by_status.items()):
             platforms.add_metric([status], n)
         yield platforms
         parties = GaugeMetricFamily("ocpihub_parties", "Parties known to the hub, by role and status",
                                     labels=["role", "status"])
-        tally = Tally((p.role.value, snapshot.platforms[p.platform_id].status.value) for p in snapshot.parties())
-        for (role, status), n in sorted(tally.items()):
+        for (role, status), n in sorted(views.parties_by_role_status.items()):
             parties.add_metric([role, status], n)
         yield parties
 
@@ -120,6 +123,13 @@ class Metrics:
         self.registry_reload_failures = Counter("ocpihub_registry_reload_failures",
                                                 "Registry reloads (or listener reconnections) that failed",
                                                 registry=r)
+        updates = Counter("ocpihub_registry_updates", "Registry snapshots swapped in, by kind (full: built from "
+                          "every row; delta: made from the previous one and the rows that changed)", ["kind"],
+                          registry=r)
+        self._updates = {kind: updates.labels(kind).inc for kind in REGISTRY_UPDATE_KINDS}
+        loop_time = Counter("ocpihub_background_loop_seconds", "Event-loop time taken by background jobs, by job "
+                            "(each paced to OCPI_HUB_BACKGROUND_LOOP_SHARE)", ["job"], registry=r)
+        self._loop_time = {job: loop_time.labels(job).inc for job in BACKGROUND_JOBS}
         self.slow_clients = Counter("ocpihub_slow_clients", "Client connections cut off because a request head "
                                     "or body did not arrive in time (OCPI_HUB_RECEIVE_SECONDS), by phase",
                                     ["phase"], registry=r)
@@ -135,6 +145,9 @@ class Metrics:
         refusals = Counter("ocpihub_perimeter_refusals", "Requests with a valid token refused for their client "
                            "address or certificate, by kind", ["kind"], registry=r)
         self._limited = {kind: limited.labels(kind).inc for kind in RATE_LIMITED_KINDS}
+        refused_hub = Counter("ocpihub_receiver_auth_refusals", "Answers 401/403 of platforms to the hub's own "
+                              "requests (the hub's token for them is broken), by HTTP status", ["status"], registry=r)
+        self._refused_hub = {status: refused_hub.labels(status).inc for status in REFUSED_STATUSES}
         self._refused = {kind: refusals.labels(kind).inc for kind in REFUSAL_KINDS}
         self.answers_refused = Counter("ocpihub_answers_refused", "Receivers' answers the hub refused to pass on, "
                                        "by reason (too_large, length_mismatch, buffer_full)", ["reason"], registry=r)
@@ -149,14 +162,13 @@ class Metrics:
         self._request_children: dict[tuple[str, str, str, str], Callable[[], None]] = {}
         self._duration_children: dict[str, Callable[[float], None]] = {}
         self._upstream_children = {kind: self.upstream_errors.labels(kind).inc for kind in UPSTREAM_ERROR_KINDS}
-        for kind in TOLERATED:
-            self.tolerated_deviations.labels(kind)
+        self._tolerated = {kind: self.tolerated_deviations.labels(kind).inc for kind in TOLERATED}
         self._answer_refused_children = {reason: self.answers_refused.labels(reason).inc
                                          for reason in ANSWER_REFUSALS}
         for module in (*ROUTED_MODULES, "callback"):
             self._duration_children[module] = self.duration.labels(module).observe
             for interface in ("SENDER", "RECEIVER") if module != "callback" else ("-",):
-                for outcome, status_class in (("ok", "2xx"), ("timeout", "5xx"), ("connection", "5xx")):
+                for outcome, status_class in (("ok", "2xx"), ("timeout", "2xx"), ("connection", "2xx")):
                     self._child(module, interface, outcome, status_class)
         # Broadcast series, bound once; tallies arrive in rounds and add n to each.
         self._delivery_children = _bound(self.deliveries, [(m, o) for m in BROADCAST_MODULES
@@ -214,7 +226,13 @@ class Metrics:
         self.auth_failures.inc()
 
     def tolerated(self, kind: str) -> None:
-        self.tolerated_deviations.labels(kind).inc()
+        inc = self._tolerated.get(kind)
+        if inc is None:
+            inc = self._tolerated[kind] = self.tolerated_deviations.labels(kind).inc
+        inc()
+
+    def receiver_auth_refused(self, status: str) -> None:
+        self._refused_hub[status]()
 
     def slow_client(self, phase: str) -> None:
         self._slow_children[phase]()
@@ -239,6 +257,13 @@ class Metrics:
 
     def reload_failed(self) -> None:
         self.registry_reload_failures.inc()
+
+    def registry_changed(self, change: Change) -> None:
+        self._updates[change.kind]()
+
+    def background(self, job: str) -> Callable[[float], None]:
+        """What a paced job reports its event-loop time to."""
+        return self._loop_time[job]
 
     def render(self) -> bytes:
         if multiprocess_dir() is None:

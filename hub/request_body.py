@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from starlette.requests import ClientDisconnect, Request
 
-from partners.errors import InvalidParametersError, PayloadTooLargeError
+from partners.errors import InvalidJsonError, PayloadTooLargeError
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or :class:`PayloadTooLargeError` (413) / :class:`InvalidParametersError` (400)."""
+    """The whole body, or :class:`PayloadTooLargeError` (413) / :class:`InvalidJsonError` (400: the body never
+    arrived whole, so it never reached the OCPI layer)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
-            raise InvalidParametersError("Content-Length is not a number")
+            raise InvalidJsonError("Content-Length is not a number")
         if int(declared) > limit:
             raise PayloadTooLargeError(f"request body of {declared} bytes is over the hub's limit of {limit}")
     chunks: list[bytes] = []
@@ -30,5 +31,5 @@ async def read_body(request: Request, limit: int) -> bytes:
                 raise PayloadTooLargeError(f"request body is over the hub's limit of {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:
-        raise InvalidParametersError("the request body ended before it was complete") from None
+        raise InvalidJsonError("the request body ended before it was complete") from None
     return b"".join(chunks)

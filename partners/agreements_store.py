@@ -1,7 +1,8 @@
 """PostgreSQL storage of roaming agreements (asyncpg): the only module with agreement SQL.
 
-Writes run in one transaction that ends with ``pg_notify`` on the registry channel, so every
-replica rebuilds its snapshot (agreements are part of it) within a second. Agreements are never
+Writes run in one transaction that ends with ``pg_notify`` on the registry channel naming the
+agreements written, so every replica re-reads them into its snapshot (agreements are part of it)
+within a second. Agreements are never
 deleted: ending one keeps it, with ``ended_at``, for audit.
 """
 
@@ -92,7 +93,7 @@ async def create(pool: store.Pool, candidates: list[Candidate], check: Check) ->
             ["" if c.modules is None else ",".join(c.modules) for c in candidates],
             [c.valid_from for c in candidates], [c.valid_until for c in candidates],
         )
-        await store.notify(conn, "agreements")
+        await store.notify_changed(conn, agreements=[r["id"] for r in rows])
     return [shown(r) for r in rows]
 
 
@@ -155,6 +156,6 @@ async def set_status(pool: store.Pool, agreement_id: int, status: str) -> dict[s
                 " ended_at = CASE WHEN $2 = 'ended' THEN now() ELSE ended_at END WHERE id = $1",
                 agreement_id, status,
             )
-            await store.notify(conn, "agreements")
+            await store.notify_changed(conn, agreements=[agreement_id])
         row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM agreements WHERE id = $1", agreement_id)
     return shown(row)

@@ -3,6 +3,13 @@
 Any stage that cannot go on raises one of these; one handler per surface (the raw routing
 handler, the Starlette endpoints) turns it into the OCPI envelope. The 4xxx routing errors live in
 ``routing.errors`` and subclass :class:`HubError` from here.
+
+HTTP statuses follow ``status_codes.asciidoc``: a request that is valid JSON and addresses an existing
+resource has reached the OCPI layer and gets no HTTP error, so every OCPI error is answered with HTTP
+200 and its code in the body. The exceptions are the transport-level ones: 401 (the caller's own
+token is missing or unknown, or token A on a functional module), 400 (the body is not JSON), 404 (no
+such resource), 405, 413, 429, and 500 for a failure of the hub itself. Each class carries its HTTP
+status; nothing else decides it.
 """
 
 from __future__ import annotations
@@ -27,16 +34,23 @@ class HubError(Exception):
 
 
 class ClientError(HubError):
-    """2000: the caller did something wrong."""
+    """2000: the caller did something wrong (in the OCPI layer: HTTP 200)."""
 
     ocpi_status = 2000
-    http_status = 400
+    http_status = 200
 
 
 class InvalidParametersError(ClientError):
     """2001: a missing or malformed parameter, header or body field."""
 
     ocpi_status = 2001
+
+
+class InvalidJsonError(InvalidParametersError):
+    """2001 with HTTP 400: the body is not JSON at all (or is missing where one is required), so the
+    request never reached the OCPI layer (status codes chapter)."""
+
+    http_status = 400
 
 
 class NotEnoughInformationError(ClientError):
@@ -59,17 +73,12 @@ class UnauthorizedError(ClientError):
 
 
 class ForbiddenError(InvalidParametersError):
-    """The token is valid but does not allow this request (token A outside registration, a spoofed
-    OCPI-from party, a callback URL of another platform)."""
-
-    http_status = 403
+    """2001: the token is valid but does not allow this request (a spoofed OCPI-from party). The
+    request reached the OCPI layer: HTTP 200 (401 is for the caller's own token only)."""
 
 
 class ResponseUrlRefusedError(InvalidParametersError):
-    """A ``response_url`` the hub may not call (outbound address policy): refused before forwarding.
-    HTTP 200 with the OCPI error, as the status codes chapter has it for a request the OCPI layer read."""
-
-    http_status = 200
+    """A ``response_url`` the hub may not call (outbound address policy): refused before forwarding."""
 
 
 class PayloadTooLargeError(ClientError):
@@ -94,10 +103,7 @@ class TooManyRequestsError(ClientError):
 
 class PerimeterRefusedError(ClientError):
     """The token is valid, but the request came from an address or with a client certificate its
-    platform is not allowed to use. Such a request reached the OCPI layer, so HTTP 200 (status codes
-    chapter; #11 will revise the HTTP statuses of refusals hub-wide)."""
-
-    http_status = 200
+    platform is not allowed to use."""
 
 
 class NoSuchEndpointError(ClientError):
@@ -120,38 +126,35 @@ class ServerError(HubError):
 
 
 class ClientApiUnusableError(ServerError):
-    """3001: we could not use the partner's versions/credentials API during registration."""
+    """3001: we could not use the partner's versions/credentials API during registration. HTTP 200:
+    the credentials POST was valid JSON, and a partner's log must show the message, not a bare 400."""
 
     ocpi_status = 3001
-    http_status = 400
+    http_status = 200
 
 
 class UnsupportedVersionError(ServerError):
     """3002: no OCPI version in common."""
 
     ocpi_status = 3002
-    http_status = 400
+    http_status = 200
 
 
 class NoMatchingEndpointsError(ServerError):
     """3003: the partner offers no endpoint the hub can use."""
 
     ocpi_status = 3003
-    http_status = 400
+    http_status = 200
 
 
 class DatabaseUnavailableError(ServerError):
     """3000: the hub's database cannot be reached right now (an outage; the caller may retry).
 
-    HTTP 200 with the OCPI error in the body, as the status codes chapter has it for a request that
-    reached the OCPI layer; the admin API answers it with 503."""
+    HTTP 200 with the OCPI error in the body; the admin API answers it with 503."""
 
     http_status = 200
 
 
 class OutboundUrlRefusedError(ClientApiUnusableError):
     """3001: a URL of the partner's (its versions URL, version details, or a module endpoint) is one the
-    hub may not call (outbound address policy); nothing was stored. HTTP 200 with the OCPI error, as the
-    status codes chapter has it for a request the OCPI layer read."""
-
-    http_status = 200
+    hub may not call (outbound address policy); nothing was stored."""

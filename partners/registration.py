@@ -10,10 +10,11 @@ each OCPI version the hub speaks.
   (:meth:`Registrar.rotate`), read its endpoints again (:meth:`Registrar.refresh`), or tell it we
   unregister (:meth:`Registrar.remove`).
 
-A change is written to the store, then the local registry is reloaded before the answer goes out,
-so the new token works at once in this process (other replicas follow their NOTIFY). After an
-update, the platform's token before it stays accepted until the platform uses the new one or
-``token_grace_seconds`` pass, so that an answer lost on the way does not lock the platform out.
+A change is written to the store, then the platforms it wrote are re-read into the local registry
+before the answer goes out, so the new token works at once in this process (other replicas follow
+their NOTIFY). After an update, the platform's token before it stays accepted until the platform uses
+the new one or ``token_grace_seconds`` pass, so that an answer lost on the way does not lock the
+platform out.
 
 Every URL a partner gives passes the outbound policy before anything is stored: its versions URL and
 version details when they are called, and every module endpoint it lists right after. A refusal fails
@@ -112,7 +113,7 @@ class Registrar:
             except Exception:
                 await store.delete_platform(self.pool, platform_id)
                 raise
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform_id])
         return token
 
     async def accept(self, platform: Platform, sent: AnyCredentials, *, version: OcpiVersion, update: bool,
@@ -165,7 +166,7 @@ class Registrar:
         platform_id = await store.create_platform(
             self.pool, name=name, token_hash=hash_token(token_b.reveal()), versions_url=versions_url
         )
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform_id])
         answered: AnyCredentials | None = None
         try:
             answered = await handshake.send_credentials(
@@ -176,7 +177,7 @@ class Registrar:
             await self._store(platform_id, token_b, Secret(theirs.token), theirs, found, versions_url)
         except BaseException:
             await store.delete_platform(self.pool, platform_id)
-            await self.sync.reload()
+            await self.sync.refresh(platforms=[platform_id])
             if answered is not None:
                 # The partner took our token B and considers itself registered: tell it that is void.
                 with contextlib.suppress(Exception):
@@ -201,7 +202,7 @@ class Registrar:
         token_b = new_token()
         new_hash = hash_token(token_b.reveal())
         await store.rotate_inbound_token(self.pool, platform.id, new_hash, self.token_grace_seconds)
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform.id])
         try:
             with self._refusals(platform.id):
                 answered = await handshake.send_credentials(
@@ -214,7 +215,7 @@ class Registrar:
                               keep_previous=True)
         except BaseException:
             await store.undo_inbound_rotation(self.pool, platform.id, new_hash, self.token_grace_seconds)
-            await self.sync.reload()
+            await self.sync.refresh(platforms=[platform.id])
             raise
         log.info("updated credentials with platform %s (hub-initiated, OCPI %s)", platform.id, found.version)
 
@@ -228,7 +229,7 @@ class Registrar:
         await store.set_endpoints(self.pool, platform.id, version=found.version.value,
                                   endpoints=found.details.endpoints, token_encoding=found.token_encoding.value,
                                   versions_token_encoding=found.versions_token_encoding.value)
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform.id])
         log.info("read the endpoints of platform %s again", platform.id)
 
     async def remove(self, platform: Platform, *, notify: bool) -> bool:
@@ -241,12 +242,12 @@ class Registrar:
                 await handshake.delete_credentials(self._caller(platform.settings.outbound_tls), url, token,
                                                    platform.token_encoding)
         removed = await store.delete_platform(self.pool, platform.id)
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform.id])
         return removed
 
     async def unregister(self, platform: Platform) -> None:
         await store.unregister_platform(self.pool, platform.id)
-        await self.sync.reload()
+        await self.sync.refresh(platforms=[platform.id])
 
     # -- the previous token's grace ------------------------------------------------------------------
     def new_token_used(self, platform_id: int) -> None:
@@ -262,7 +263,7 @@ class Registrar:
     async def _end_previous(self, platform_id: int) -> None:
         try:
             await store.end_previous_token(self.pool, platform_id)
-            await self.sync.reload()
+            await self.sync.refresh(platforms=[platform_id])
         except Exception:
             log.warning("could not end the previous token of platform %s (it ends at its deadline)", platform_id,
                         exc_info=True)
@@ -326,7 +327,7 @@ class Registrar:
     ) -> None:
         self._note_spelling(platform_id, found)
         try:
-            await store.register_platform(
+            written = await store.register_platform(
                 self.pool,
                 platform_id,
                 token_hash=hash_token(inbound.reveal()),
@@ -345,7 +346,7 @@ class Registrar:
             )
         except store.PartyConflictError as exc:
             raise InvalidParametersError(f"party {exc.label} is already registered by another platform") from None
-        await self.sync.reload()
+        await self.sync.refresh(platforms=written)
 
 
 def _known(platform: Platform) -> tuple[TokenEncoding, TokenEncoding]:

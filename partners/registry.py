@@ -1,9 +1,15 @@
 """The in-memory registry: an immutable snapshot of every platform and party, swapped as a whole.
 
 Every lookup the request path makes is one dict access on the current snapshot; nothing here does
-I/O. A change is made in the database, then a new snapshot is built from all rows and the holder's
-reference is swapped (see ``partners.sync``), so a request sees either the old or the new registry,
-never a half-updated one.
+I/O. A change is made in the database, then a new snapshot is made and the holder's reference is
+swapped (see ``partners.sync``), so a request sees either the old or the new registry, never a
+half-updated one. The first snapshot is built from all rows (:func:`build_snapshot`); after that,
+a change makes the next snapshot from the previous one and the rows that changed
+(``partners.delta``), sharing everything else.
+
+The snapshot's maps are ``immutables.Map`` (a hash array mapped trie, in C): a lookup costs about
+what a dict's does, and a new map with a few entries changed shares all the others with the old one
+(a change at 100,000 platforms costs microseconds, where copying dicts cost milliseconds).
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ import gc
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from immutables import Map
 
 from partners.model import ConnectionStatus, InterfaceRole, PlatformSettings, Role
+from partners.party_views import PartyViews
 from partners.tokens import Secret, TokenEncoding, authorization_value, hash_token, header_token_hashes
 from routing.versions.version import OcpiVersion
 
@@ -72,6 +80,13 @@ class Platform(msgspec.Struct, frozen=True, kw_only=True):
     # Until when (epoch seconds) the platform's token before its last credentials update is accepted too;
     # None: no such token. The first use of the new token ends it early.
     previous_token_until: float | None = None
+    # SHA-256 of the tokens the platform presents to us (the keys of ``Snapshot.by_token_hash`` and
+    # ``Snapshot.by_previous_token``): what a change removes from those maps.
+    token_hash: bytes | None = None
+    previous_token_hash: bytes | None = None
+    # The database's version of this platform's rows (its own and its parties'): a full reload
+    # compares these instead of the rows themselves (``partners.delta.differences``).
+    row_version: int = 0
 
     def __repr__(self) -> str:
         # The Authorization values hold the partner's token: a Platform in a log line or a traceback's
@@ -128,6 +143,7 @@ class PlatformRow(msgspec.Struct, kw_only=True):
     versions_token_encoding: TokenEncoding = TokenEncoding.BASE64
     previous_token_hash: bytes | None = None
     previous_token_until: float | None = None
+    row_version: int = 0
 
 
 class PartyRow(msgspec.Struct, kw_only=True):
@@ -148,6 +164,11 @@ class Agreement(msgspec.Struct, frozen=True, kw_only=True):
     modules: frozenset[str] | None  # None: every module
     valid_from: float  # epoch seconds
     valid_until: float  # epoch seconds; infinity when open-ended
+    row_version: int = 0  # the database's version of the row (see ``Platform.row_version``)
+
+    @property
+    def key(self) -> AgreementKey:
+        return (*self.cpo, *self.emsp)
 
     def covers(self, module: str, now: float) -> bool:
         return self.valid_from <= now < self.valid_until and (self.modules is None or module in self.modules)
@@ -164,6 +185,9 @@ class AgreementRow(msgspec.Struct, kw_only=True):
     modules: list[str] | None
     valid_from: float
     valid_until: float | None
+    row_version: int = 0
+    # False: suspended, ended or past its end, so not in the snapshot (a change read by id says so).
+    in_force: bool = True
 
 
 AgreementKey = tuple[str, str, str, str]
@@ -172,64 +196,89 @@ builds one tuple from attributes instead of nesting two."""
 
 
 class Snapshot:
-    """Everything the request path needs to know about partners, as dicts."""
+    """Everything the request path needs to know about partners, as dicts.
+
+    Never changed once in use: a change makes a new snapshot (``partners.delta``) that shares every
+    unchanged entry with this one."""
 
     __slots__ = ("_auth_cache", "agreements", "by_party", "by_previous_token", "by_token_hash", "new_token_used",
-                 "platforms")
+                 "platforms", "views")
 
     def __init__(
         self,
-        platforms: dict[int, Platform],
-        by_token_hash: dict[bytes, Platform],
-        by_party: dict[PartyKey, tuple[Party, ...]],
-        agreements: dict[AgreementKey, tuple[Agreement, ...]] | None = None,
-        by_previous_token: dict[bytes, Platform] | None = None,
+        platforms: Mapping[int, Platform],
+        by_token_hash: Mapping[bytes, int],
+        by_party: Mapping[PartyKey, tuple[Party, ...]],
+        agreements: Mapping[AgreementKey, tuple[Agreement, ...]] | None = None,
+        views: PartyViews | None = None,
+        auth_cache: dict[bytes, Platform] | None = None,
+        by_previous_token: Mapping[bytes, int] | None = None,
     ) -> None:
-        self.platforms = platforms
-        self.by_token_hash = by_token_hash
-        self.by_party = by_party
+        self.platforms: Map[int, Platform] = _map(platforms)
+        # Token hash -> platform id (not the Platform: a change to a platform that keeps its token
+        # leaves this map as it is).
+        self.by_token_hash: Map[bytes, int] = _map(by_token_hash)
+        self.by_party: Map[PartyKey, tuple[Party, ...]] = _map(by_party)
         # Roaming agreements by (cpo party, emsp party): one lookup per request, then a comparison of
         # timestamps, so an agreement starts and ends by the clock without a reload.
-        self.agreements = agreements if agreements is not None else {}
-        # Tokens replaced by a credentials update, still accepted until the platform's
-        # ``previous_token_until`` (checked at each use: they are never cached).
-        self.by_previous_token = by_previous_token or {}
+        self.agreements: Map[AgreementKey, tuple[Agreement, ...]] = _map(agreements or {})
+        # Tokens replaced by a credentials update (hash -> platform id), still accepted until the
+        # platform's ``previous_token_until`` (checked at each use: they are never cached).
+        self.by_previous_token: Map[bytes, int] = _map(by_previous_token or {})
         # Told the id of a platform that used its new token while its previous one was still accepted
         # (the registry's owner ends the previous one in the store). Set by :meth:`Registry.swap`.
         self.new_token_used: Callable[[int], None] | None = None
-        # Raw Authorization header -> platform, filled on first successful use. Bounded by the
-        # number of tokens times the two accepted spellings; misses are never cached.
-        self._auth_cache: dict[bytes, Platform] = {}
+        # Parties in hubclientinfo's order and by last_updated, and counts for the metrics.
+        self.views = views if views is not None else PartyViews.build(platforms.values())
+        # Raw Authorization header -> platform, filled on first successful use and handed on to the next
+        # snapshot: an entry counts only while its platform is that very object in ``platforms`` (a
+        # changed platform is a new object), so nothing has to be invalidated. Misses are never cached.
+        self._auth_cache: dict[bytes, Platform] = auth_cache if auth_cache is not None else {}
+
+    def successor(self, platforms: Map[int, Platform], by_token_hash: Map[bytes, int],
+                  by_party: Map[PartyKey, tuple[Party, ...]], agreements: Map[AgreementKey, tuple[Agreement, ...]],
+                  views: PartyViews, by_previous_token: Map[bytes, int]) -> Snapshot:
+        """The snapshot after a change, keeping what this one learnt about Authorization headers."""
+        return Snapshot(platforms, by_token_hash, by_party, agreements, views, self._auth_cache, by_previous_token)
 
     def platform_for_header(self, header_value: bytes, now: float | None = None) -> Platform | None:
         platform = self._auth_cache.get(header_value)
-        if platform is not None:
+        if platform is not None and self.platforms.get(platform.id) is platform:
             return platform
         hashes = header_token_hashes(header_value)
         for digest in hashes:
-            platform = self.by_token_hash.get(digest)
-            if platform is not None:
-                if len(self._auth_cache) < 4 * len(self.by_token_hash) + 16:
-                    self._auth_cache[header_value] = platform
+            platform_id = self.by_token_hash.get(digest)
+            if platform_id is not None:
+                platform = self.platforms[platform_id]
+                if len(self._auth_cache) >= 4 * len(self.by_token_hash) + 16:
+                    # Bounded by the number of tokens times the two accepted spellings; entries of
+                    # replaced tokens and changed platforms are only dropped here.
+                    self._auth_cache.clear()
+                self._auth_cache[header_value] = platform
                 if platform.previous_token_until is not None and self.new_token_used is not None:
                     self.new_token_used(platform.id)
                 return platform
         if self.by_previous_token:
             for digest in hashes:
-                platform = self.by_previous_token.get(digest)
-                if platform is not None and platform.previous_token_until is not None \
-                        and (time.time() if now is None else now) < platform.previous_token_until:
+                platform = self._previous(digest, now)
+                if platform is not None:
                     return platform
         return None
 
     def platform_for_token(self, token: str, now: float | None = None) -> Platform | None:
         digest = hash_token(token)
-        platform = self.by_token_hash.get(digest)
-        if platform is None:
-            platform = self.by_previous_token.get(digest)
-            if platform is None or platform.previous_token_until is None \
-                    or (time.time() if now is None else now) >= platform.previous_token_until:
-                return None
+        platform_id = self.by_token_hash.get(digest)
+        if platform_id is not None:
+            return self.platforms[platform_id]
+        return self._previous(digest, now)
+
+    def _previous(self, digest: bytes, now: float | None) -> Platform | None:
+        """The platform whose previous token this is, while that token is still accepted."""
+        platform_id = self.by_previous_token.get(digest)
+        platform = None if platform_id is None else self.platforms.get(platform_id)
+        if platform is None or platform.previous_token_until is None \
+                or (time.time() if now is None else now) >= platform.previous_token_until:
+            return None
         return platform
 
     def parties(self) -> Iterable[Party]:
@@ -237,10 +286,109 @@ class Snapshot:
             yield from parties
 
 
-EMPTY = Snapshot({}, {}, {})
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _map(mapping: Mapping[K, V]) -> Map[K, V]:
+    return mapping if isinstance(mapping, Map) else Map(mapping)
+
+
 _INTERFACES: dict[object, InterfaceRole] = {r.value: r for r in InterfaceRole}
 _VERSIONS: dict[object, OcpiVersion] = {v.value: v for v in OcpiVersion}
 _NO_SETTINGS = PlatformSettings()
+
+
+def make_party(row: PartyRow) -> Party:
+    return Party(country_code=row.country_code.upper(), party_id=row.party_id.upper(), role=row.role,
+                 platform_id=row.platform_id, business_name=row.business_name, last_updated=row.last_updated)
+
+
+def make_platform(row: PlatformRow, parties: tuple[Party, ...]) -> Platform:
+    """The snapshot's entry for one platform row and its parties (in the order of their rows)."""
+    endpoints: dict[EndpointKey, str] = {}
+    for ep in row.endpoints:
+        role = _INTERFACES.get(ep.get("role"))  # a dict, not InterfaceRole(): half the build time
+        identifier = str(ep.get("identifier", ""))
+        url = str(ep.get("url", ""))
+        if role is not None:
+            endpoints[(identifier, role)] = url
+        else:
+            # Role-less endpoints (credentials, or a pre-2.2 style listing) serve both interfaces.
+            endpoints.setdefault((identifier, InterfaceRole.SENDER), url)
+            endpoints.setdefault((identifier, InterfaceRole.RECEIVER), url)
+    outbound_auth = (
+        authorization_value(Secret(row.outbound_token), row.token_encoding).decode("ascii")
+        if row.outbound_token is not None else None
+    )
+    previous = row.previous_token_hash is not None and row.previous_token_until is not None
+    return Platform(
+        id=row.id,
+        name=row.name,
+        status=ConnectionStatus.SUSPENDED if row.suspended else row.status,
+        registered=row.outbound_token is not None,
+        versions_url=row.versions_url,
+        version=_VERSIONS.get(row.version),
+        endpoints=endpoints,
+        parties=parties,
+        settings=msgspec.convert(row.settings, PlatformSettings) if row.settings else _NO_SETTINGS,
+        suspended=row.suspended,
+        outbound_auth=outbound_auth,
+        token_encoding=row.token_encoding,
+        versions_token_encoding=row.versions_token_encoding,
+        versions_auth=(
+            authorization_value(Secret(row.outbound_token), row.versions_token_encoding).decode("ascii")
+            if row.outbound_token is not None and row.versions_token_encoding is not row.token_encoding
+            else outbound_auth
+        ),
+        previous_token_until=row.previous_token_until if row.previous_token_hash is not None else None,
+        token_hash=None if row.token_hash is None else bytes(row.token_hash),
+        previous_token_hash=bytes(row.previous_token_hash) if previous and row.previous_token_hash else None,
+        row_version=row.row_version,
+    )
+
+
+def by_platform(parties: Iterable[Party]) -> tuple[Party, ...]:
+    """A ``by_party`` entry: parties sharing one key, ordered by platform (then as their platform lists
+    them), whichever order they were found in, so that a snapshot made by changes equals one built whole."""
+    found = tuple(parties)
+    return found if len(found) < 2 else tuple(sorted(found, key=_platform_id))
+
+
+def _platform_id(party: Party) -> int:
+    return party.platform_id
+
+
+# Thousands of agreements share a few module sets: one frozenset each (bounded by the combinations of
+# module names an operator writes).
+_MODULE_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def make_agreement(row: AgreementRow) -> Agreement:
+    modules = None
+    if row.modules is not None:
+        names = tuple(row.modules)
+        modules = _MODULE_SETS.get(names)
+        if modules is None:
+            modules = _MODULE_SETS[names] = frozenset(names)
+    return Agreement(
+        id=row.id, cpo=(row.cpo_country_code, row.cpo_party_id), emsp=(row.emsp_country_code, row.emsp_party_id),
+        modules=modules, valid_from=row.valid_from,
+        valid_until=math.inf if row.valid_until is None else row.valid_until, row_version=row.row_version,
+    )
+
+
+def by_id(agreements: Iterable[Agreement]) -> tuple[Agreement, ...]:
+    """An ``agreements`` entry: ordered by id, as a build from rows in id order has them."""
+    found = tuple(agreements)
+    return found if len(found) < 2 else tuple(sorted(found, key=_agreement_id))
+
+
+def _agreement_id(agreement: Agreement) -> int:
+    return agreement.id
+
+
+EMPTY = Snapshot({}, {}, {})
 
 
 def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow],
@@ -253,95 +401,35 @@ def build_snapshot(platform_rows: Iterable[PlatformRow], party_rows: Iterable[Pa
     enabled = gc.isenabled()
     gc.disable()
     try:
-        snapshot = _build(platform_rows, party_rows)
-        snapshot.agreements = _agreements(agreement_rows)
-        return snapshot
+        return _build(platform_rows, party_rows, agreement_rows)
     finally:
         if enabled:
             gc.enable()
 
 
-def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow]) -> Snapshot:
+def _build(platform_rows: Iterable[PlatformRow], party_rows: Iterable[PartyRow],
+           agreement_rows: Iterable[AgreementRow]) -> Snapshot:
     parties_of: dict[int, list[Party]] = {}
     for party_row in party_rows:
-        parties_of.setdefault(party_row.platform_id, []).append(
-            Party(
-                country_code=party_row.country_code.upper(),
-                party_id=party_row.party_id.upper(),
-                role=party_row.role,
-                platform_id=party_row.platform_id,
-                business_name=party_row.business_name,
-                last_updated=party_row.last_updated,
-            )
-        )
-    platforms: dict[int, Platform] = {}
-    by_token: dict[bytes, Platform] = {}
-    by_previous: dict[bytes, Platform] = {}
-    by_party: dict[PartyKey, list[Party]] = {}
+        parties_of.setdefault(party_row.platform_id, []).append(make_party(party_row))
+    # Straight into the maps (no dict first: at 100,000 platforms that doubled the memory at the peak).
+    platforms, by_token, by_party = Map[int, Platform]().mutate(), Map[bytes, int]().mutate(), \
+        Map[PartyKey, tuple[Party, ...]]().mutate()
+    by_previous = Map[bytes, int]().mutate()
     for row in platform_rows:
-        endpoints: dict[EndpointKey, str] = {}
-        for ep in row.endpoints:
-            role = _INTERFACES.get(ep.get("role"))  # a dict, not InterfaceRole(): half the build time
-            identifier = str(ep.get("identifier", ""))
-            url = str(ep.get("url", ""))
-            if role is not None:
-                endpoints[(identifier, role)] = url
-            else:
-                # Role-less endpoints (credentials, or a pre-2.2 style listing) serve both interfaces.
-                endpoints.setdefault((identifier, InterfaceRole.SENDER), url)
-                endpoints.setdefault((identifier, InterfaceRole.RECEIVER), url)
-        outbound_auth = (
-            authorization_value(Secret(row.outbound_token), row.token_encoding).decode("ascii")
-            if row.outbound_token is not None else None
-        )
-        platform = Platform(
-            id=row.id,
-            name=row.name,
-            status=ConnectionStatus.SUSPENDED if row.suspended else row.status,
-            registered=row.outbound_token is not None,
-            versions_url=row.versions_url,
-            version=_VERSIONS.get(row.version),
-            endpoints=endpoints,
-            parties=tuple(parties_of.get(row.id, ())),
-            settings=msgspec.convert(row.settings, PlatformSettings) if row.settings else _NO_SETTINGS,
-            suspended=row.suspended,
-            outbound_auth=outbound_auth,
-            token_encoding=row.token_encoding,
-            versions_token_encoding=row.versions_token_encoding,
-            versions_auth=(
-                authorization_value(Secret(row.outbound_token), row.versions_token_encoding).decode("ascii")
-                if row.outbound_token is not None and row.versions_token_encoding is not row.token_encoding
-                else outbound_auth
-            ),
-            previous_token_until=row.previous_token_until if row.previous_token_hash is not None else None,
-        )
-        platforms[row.id] = platform
-        if row.token_hash is not None:
-            by_token[bytes(row.token_hash)] = platform
-        if row.previous_token_hash is not None and row.previous_token_until is not None:
-            by_previous[bytes(row.previous_token_hash)] = platform
+        platform = platforms[row.id] = make_platform(row, tuple(parties_of.pop(row.id, ())))
+        if platform.token_hash is not None:
+            by_token[platform.token_hash] = row.id
+        if platform.previous_token_hash is not None:
+            by_previous[platform.previous_token_hash] = row.id
         for party in platform.parties:
-            by_party.setdefault(party.key, []).append(party)
-    return Snapshot(platforms, by_token, {k: tuple(v) for k, v in by_party.items()}, by_previous_token=by_previous)
-
-
-def _agreements(rows: Iterable[AgreementRow]) -> dict[AgreementKey, tuple[Agreement, ...]]:
-    found: dict[AgreementKey, list[Agreement]] = {}
-    modules_cache: dict[tuple[str, ...], frozenset[str]] = {}  # thousands of agreements share a few module sets
-    for row in rows:
-        modules = None
-        if row.modules is not None:
-            names = tuple(row.modules)
-            modules = modules_cache.get(names)
-            if modules is None:
-                modules = modules_cache[names] = frozenset(names)
-        agreement = Agreement(
-            id=row.id, cpo=(row.cpo_country_code, row.cpo_party_id), emsp=(row.emsp_country_code, row.emsp_party_id),
-            modules=modules, valid_from=row.valid_from,
-            valid_until=math.inf if row.valid_until is None else row.valid_until,
-        )
-        found.setdefault((*agreement.cpo, *agreement.emsp), []).append(agreement)
-    return {k: tuple(v) for k, v in found.items()}
+            by_party[party.key] = by_platform((*by_party.get(party.key, ()), party))
+    agreements = Map[AgreementKey, tuple[Agreement, ...]]().mutate()
+    for agreement_row in agreement_rows:
+        agreement = make_agreement(agreement_row)
+        agreements[agreement.key] = by_id((*agreements.get(agreement.key, ()), agreement))
+    return Snapshot(platforms.finish(), by_token.finish(), by_party.finish(), agreements.finish(),
+                    by_previous_token=by_previous.finish())
 
 
 class Registry:

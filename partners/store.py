@@ -1,13 +1,15 @@
 """PostgreSQL storage of the registry (asyncpg): the only module that speaks SQL.
 
-Every write runs in one transaction that ends with ``pg_notify(CHANNEL, ...)``, so that each
-replica's registry listener reloads after the commit (see ``partners.sync``).
+Every write runs in one transaction that ends with ``pg_notify(CHANNEL, ...)`` naming the platforms
+or agreements it wrote (``partners.changes``), so that after the commit each replica's registry
+listener re-reads just those rows (see ``partners.sync``).
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from importlib import resources
 from typing import Any
 
@@ -15,6 +17,7 @@ import asyncpg
 import msgspec
 import orjson
 
+from partners import changes
 from partners.errors import DatabaseUnavailableError
 from partners.model import ConnectionStatus, CredentialsRole, Endpoint
 from partners.registry import AgreementRow, PartyRow, PlatformRow
@@ -135,27 +138,34 @@ async def migrate(dsn: str) -> list[str]:
     return applied
 
 
+# A platform's version (migration 0010): triggers move it with every write to its row or to any of its
+# parties' rows, so that the safety-net reload finds what changed without reading the rows.
+_PLATFORM_VERSION = "f.row_version"
 # An operator suspension shows as status SUSPENDED whatever the connection status underneath.
-_SELECT_PLATFORMS = """
-SELECT id, name, CASE WHEN suspended THEN 'SUSPENDED' ELSE status END AS status, suspended, token_hash,
-       outbound_token, versions_url, version, endpoints, settings, token_encoding, versions_token_encoding,
-       CASE WHEN previous_token_until > now() THEN previous_token_hash END AS previous_token_hash,
-       CASE WHEN previous_token_until > now() THEN extract(epoch FROM previous_token_until)::float8 END
-           AS previous_token_until
-FROM platforms ORDER BY id
+_SELECT_PLATFORMS = f"""
+SELECT f.id, f.name, CASE WHEN f.suspended THEN 'SUSPENDED' ELSE f.status END AS status, f.suspended, f.token_hash,
+       f.outbound_token, f.versions_url, f.version, f.endpoints, f.settings, f.token_encoding,
+       f.versions_token_encoding,
+       CASE WHEN f.previous_token_until > now() THEN f.previous_token_hash END AS previous_token_hash,
+       CASE WHEN f.previous_token_until > now() THEN extract(epoch FROM f.previous_token_until)::float8 END
+           AS previous_token_until,
+       {_PLATFORM_VERSION} AS row_version
+FROM platforms f
 """
 _SELECT_PARTIES = """
 SELECT platform_id, country_code, party_id, role,
        coalesce(business_details->>'name', '') AS business_name,
        to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last_updated
-FROM parties ORDER BY id
+FROM parties
 """
 
 # Agreements in force now or later (suspended and ended ones, and those past their end, route nothing).
-_SELECT_AGREEMENTS = """
+_IN_FORCE = "status = 'active' AND (valid_until IS NULL OR valid_until > now())"
+_SELECT_AGREEMENTS = f"""
 SELECT id, cpo_country_code, cpo_party_id, emsp_country_code, emsp_party_id, modules,
-       extract(epoch FROM valid_from)::float8 AS valid_from, extract(epoch FROM valid_until)::float8 AS valid_until
-FROM agreements WHERE status = 'active' AND (valid_until IS NULL OR valid_until > now()) ORDER BY id
+       extract(epoch FROM valid_from)::float8 AS valid_from, extract(epoch FROM valid_until)::float8 AS valid_until,
+       xmin::text::int8 AS row_version, {_IN_FORCE} AS in_force
+FROM agreements
 """
 
 
@@ -163,10 +173,39 @@ async def load_registry(pool: Pool) -> tuple[list[Any], list[Any], list[Any]]:
     """All platform, party and active agreement records, read in one consistent snapshot of the
     database (convert them with :func:`registry_rows`, which is CPU work best done off the event loop)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        platforms = await conn.fetch(_SELECT_PLATFORMS)
-        parties = await conn.fetch(_SELECT_PARTIES)
-        agreements = await conn.fetch(_SELECT_AGREEMENTS)
+        platforms = await conn.fetch(_SELECT_PLATFORMS + " ORDER BY f.id")
+        parties = await conn.fetch(_SELECT_PARTIES + " ORDER BY id")
+        agreements = await conn.fetch(_SELECT_AGREEMENTS + f" WHERE {_IN_FORCE} ORDER BY id")
     return platforms, parties, agreements
+
+
+async def load_changed(pool: Pool, platform_ids: Collection[int], agreement_ids: Collection[int]
+                       ) -> tuple[list[Any], list[Any], list[Any]]:
+    """The records of these platforms (a platform not returned is gone), of their parties, and of these
+    agreements whatever their status (``in_force`` says whether they route), in one consistent read."""
+    platform_list, agreement_list = list(platform_ids), list(agreement_ids)
+    platforms: list[Any] = []
+    parties: list[Any] = []
+    agreements: list[Any] = []
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if platform_list:
+            platforms = await conn.fetch(_SELECT_PLATFORMS + " WHERE f.id = ANY($1::bigint[]) ORDER BY f.id",
+                                         platform_list)
+            parties = await conn.fetch(_SELECT_PARTIES + " WHERE platform_id = ANY($1::bigint[]) ORDER BY id",
+                                       platform_list)
+        if agreement_list:
+            agreements = await conn.fetch(_SELECT_AGREEMENTS + " WHERE id = ANY($1::bigint[]) ORDER BY id",
+                                          agreement_list)
+    return platforms, parties, agreements
+
+
+async def registry_versions(pool: Pool) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """``(id, row version)`` of every platform and of every agreement in force: what the safety-net
+    reload compares with the snapshot (a few bytes a row instead of the rows)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        platforms = await conn.fetch(f"SELECT f.id, {_PLATFORM_VERSION} FROM platforms f")
+        agreements = await conn.fetch(f"SELECT id, xmin::text::int8 FROM agreements WHERE {_IN_FORCE}")
+    return [(r[0], r[1]) for r in platforms], [(r[0], r[1]) for r in agreements]
 
 
 def registry_rows(
@@ -186,8 +225,16 @@ def registry_rows(
     )
 
 
-async def notify(conn: Any, what: str) -> None:
+async def notify(conn: Any, what: str = changes.EVERYTHING_PAYLOAD) -> None:
+    """A change every replica re-checks in full (for writes that touch the whole registry); prefer
+    :func:`notify_changed`, which names the rows."""
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, what)
+
+
+async def notify_changed(conn: Any, *, platforms: Iterable[int] = (), agreements: Iterable[int] = ()) -> None:
+    """Tell every replica which platforms (rows or parties) and agreements this transaction wrote."""
+    for payload in changes.encode(platforms=platforms, agreements=agreements):
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
 
 async def create_platform(pool: Pool, *, name: str, token_hash: bytes, versions_url: str | None = None) -> int:
@@ -198,7 +245,7 @@ async def create_platform(pool: Pool, *, name: str, token_hash: bytes, versions_
             " RETURNING id",
             name, token_hash, versions_url,
         )
-        await notify(conn, "create")
+        await notify_changed(conn, platforms=[platform_id])
     return platform_id
 
 
@@ -218,12 +265,13 @@ async def register_platform(
     previous_token_hash: bytes | None = None,
     previous_token_seconds: float = 0.0,
     keep_previous_token: bool = False,
-) -> None:
+) -> set[int]:
     """Store the outcome of a handshake (first registration or update) and replace the parties.
     ``outbound_token`` comes sealed (``partners.secrets``): this module never sees it in the clear.
 
     A party held by an unregistered platform (no token left) is taken over; one held by a platform
-    still registered raises :class:`PartyConflictError` and nothing is written.
+    still registered raises :class:`PartyConflictError` and nothing is written. Returns the ids of the
+    platforms written (this one, and any that lost a party to it).
 
     ``registering_with``: the hash of the token A a first registration started with. The row is
     written only if the platform still holds that token and is not registered; otherwise another
@@ -232,6 +280,7 @@ async def register_platform(
     until the platform uses the new token, :func:`end_previous_token`); ``keep_previous_token`` leaves
     the one already there as it is.
     """
+    touched = {platform_id}
     async with pool.acquire() as conn, conn.transaction():
         # First, so that concurrent registrations of one platform queue on its row lock here.
         done = await conn.execute(
@@ -258,6 +307,7 @@ async def register_platform(
             if holder is not None and holder["platform_id"] != platform_id:
                 if holder["live"]:
                     raise PartyConflictError(f"{role.country_code.upper()}*{role.party_id.upper()} {role.role}")
+                touched.add(holder["platform_id"])  # loses the party: its replicas' entry changes too
                 await conn.execute(
                     "DELETE FROM parties WHERE country_code = $1 AND party_id = $2 AND role = $3",
                     role.country_code.upper(), role.party_id.upper(), role.role.value,
@@ -278,14 +328,15 @@ async def register_platform(
                 platform_id, role.country_code.upper(), role.party_id.upper(), role.role.value,
                 msgspec.to_builtins(role.business_details),
             )
-        await notify(conn, "register")
+        await notify_changed(conn, platforms=touched)
+    return touched
 
 
 async def set_token_hash(pool: Pool, platform_id: int, token_hash: bytes | None) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("UPDATE platforms SET token_hash = $2, updated_at = now() WHERE id = $1",
                            platform_id, token_hash)
-        await notify(conn, "token")
+        await notify_changed(conn, platforms=[platform_id])
 
 
 async def unregister_platform(pool: Pool, platform_id: int) -> None:
@@ -297,7 +348,7 @@ async def unregister_platform(pool: Pool, platform_id: int) -> None:
             platform_id,
         )
         await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
-        await notify(conn, "unregister")
+        await notify_changed(conn, platforms=[platform_id])
 
 
 async def set_status(pool: Pool, platform_id: int, status: ConnectionStatus) -> bool:
@@ -311,7 +362,7 @@ async def set_status(pool: Pool, platform_id: int, status: ConnectionStatus) -> 
             platform_id, status.value,
         )
         await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
-        await notify(conn, "status")
+        await notify_changed(conn, platforms=[platform_id])
     return bool(done != "UPDATE 0")
 
 
@@ -322,14 +373,14 @@ async def set_suspended(pool: Pool, platform_id: int, suspended: bool) -> bool:
             "UPDATE platforms SET suspended = $2, updated_at = now() WHERE id = $1", platform_id, suspended
         )
         await conn.execute("UPDATE parties SET last_updated = now() WHERE platform_id = $1", platform_id)
-        await notify(conn, "suspend" if suspended else "unsuspend")
+        await notify_changed(conn, platforms=[platform_id])
     return bool(done != "UPDATE 0")
 
 
 async def delete_platform(pool: Pool, platform_id: int) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         done = await conn.execute("DELETE FROM platforms WHERE id = $1", platform_id)
-        await notify(conn, "delete")
+        await notify_changed(conn, platforms=[platform_id])
     return bool(done != "DELETE 0")
 
 
@@ -374,16 +425,18 @@ async def update_platform_settings(
         merged = {k: v for k, v in (dict(current) | changes).items() if v is not None}
         validate(merged)
         await conn.execute("UPDATE platforms SET settings = $2, updated_at = now() WHERE id = $1", platform_id, merged)
-        await notify(conn, "settings")
+        await notify_changed(conn, platforms=[platform_id])
     return merged
 
 
-async def token_known(pool: Pool, token_hashes: list[bytes]) -> bool:
-    """Whether any of these token hashes is stored (for a replica whose snapshot may lag a write)."""
+async def platform_with_token(pool: Pool, token_hashes: list[bytes]) -> int | None:
+    """The platform that holds any of these token hashes, if one does (for a replica whose snapshot may
+    lag a write: it re-reads that platform)."""
     async with pool.acquire() as conn:
-        return bool(await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM platforms WHERE token_hash = ANY($1)"
-            " OR (previous_token_hash = ANY($1) AND previous_token_until > now()))", token_hashes))
+        found: int | None = await conn.fetchval(
+            "SELECT id FROM platforms WHERE token_hash = ANY($1)"
+            " OR (previous_token_hash = ANY($1) AND previous_token_until > now()) LIMIT 1", token_hashes)
+    return found
 
 
 async def list_platform_ids(pool: Pool) -> list[int]:
@@ -422,7 +475,7 @@ async def reseal_secrets(
         if new_shared:
             await conn.executemany("UPDATE hub_secrets SET value = $2 WHERE name = $1", new_shared)
         if new_tokens or new_shared:
-            await notify(conn, "secrets")
+            await notify(conn)  # every row may have changed: the replicas compare versions
     return len(new_tokens) + len(new_shared)
 
 
@@ -436,15 +489,16 @@ LearnedRow = tuple[str, str, str, str, str, str]
 
 
 async def save_learned(pool: Pool, rows: list[LearnedRow]) -> None:
-    """Upsert learned routes (one per kind, owner and object id)."""
+    """Upsert learned routes (one per kind, owner and object id), all in one transaction."""
     if not rows:
         return
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         await conn.executemany(
             "INSERT INTO learned_routes (kind, owner_country_code, owner_party_id, object_id, country_code, party_id)"
             " VALUES ($1, $2, $3, $4, $5, $6)"
             " ON CONFLICT (kind, owner_country_code, owner_party_id, object_id) DO UPDATE"
-            " SET country_code = EXCLUDED.country_code, party_id = EXCLUDED.party_id, updated_at = clock_timestamp()",
+            " SET country_code = EXCLUDED.country_code, party_id = EXCLUDED.party_id, updated_at = clock_timestamp(),"
+            " written_by = pg_current_xact_id()::text::bigint",
             rows,
         )
 
@@ -453,15 +507,18 @@ _SELECT_LEARNED = ("SELECT kind, owner_country_code, owner_party_id, object_id, 
                    " FROM learned_routes")
 
 
-async def load_learned(pool: Pool, since: Any) -> tuple[list[LearnedRow], Any]:
-    """Rows changed since ``since`` (None: all), and the database time to ask from next."""
-    async with pool.acquire() as conn:
-        now = await conn.fetchval("SELECT clock_timestamp()")
+async def load_learned(pool: Pool, since: int | None) -> tuple[list[LearnedRow], int]:
+    """Rows written since ``since`` (None: all), and what to pass as ``since`` next time: the oldest
+    transaction still running now. Every transaction before it has ended, so its rows are in this read;
+    rows of the ones running now (and later) are in the next. A row is read about once, so the cost
+    follows what was written, not how many rows there are."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        horizon: int = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         if since is None:
             rows = await conn.fetch(_SELECT_LEARNED)
         else:
-            rows = await conn.fetch(_SELECT_LEARNED + " WHERE updated_at >= $1", since)
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows], now
+            rows = await conn.fetch(_SELECT_LEARNED + " WHERE written_by >= $1", since)
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows], horizon
 
 
 async def add_planned_parties(pool: Pool, platform_id: int, parties: list[tuple[str, str, str]]) -> None:
@@ -475,7 +532,7 @@ async def add_planned_parties(pool: Pool, platform_id: int, parties: list[tuple[
                 )
             except asyncpg.UniqueViolationError:
                 raise PartyConflictError(f"{country_code.upper()}*{party_id.upper()} {role}") from None
-        await notify(conn, "planned")
+        await notify_changed(conn, platforms=[platform_id])
 
 
 async def rotate_inbound_token(pool: Pool, platform_id: int, token_hash: bytes, previous_token_seconds: float) -> None:
@@ -488,7 +545,7 @@ async def rotate_inbound_token(pool: Pool, platform_id: int, token_hash: bytes, 
             " previous_token_until = now() + make_interval(secs => $3), updated_at = now() WHERE id = $1",
             platform_id, token_hash, previous_token_seconds,
         )
-        await notify(conn, "token")
+        await notify_changed(conn, platforms=[platform_id])
 
 
 async def undo_inbound_rotation(pool: Pool, platform_id: int, token_hash: bytes, previous_token_seconds: float) -> None:
@@ -501,7 +558,7 @@ async def undo_inbound_rotation(pool: Pool, platform_id: int, token_hash: bytes,
             " WHERE id = $1 AND token_hash = $2 AND previous_token_hash IS NOT NULL",
             platform_id, token_hash, previous_token_seconds,
         )
-        await notify(conn, "token")
+        await notify_changed(conn, platforms=[platform_id])
 
 
 async def end_previous_token(pool: Pool, platform_id: int) -> None:
@@ -512,7 +569,7 @@ async def end_previous_token(pool: Pool, platform_id: int) -> None:
             " WHERE id = $1 AND previous_token_hash IS NOT NULL", platform_id,
         )
         if done != "UPDATE 0":
-            await notify(conn, "token")
+            await notify_changed(conn, platforms=[platform_id])
 
 
 async def set_endpoints(pool: Pool, platform_id: int, *, version: str, endpoints: list[Endpoint],
@@ -525,4 +582,35 @@ async def set_endpoints(pool: Pool, platform_id: int, *, version: str, endpoints
             platform_id, version, [msgspec.to_builtins(e) for e in endpoints], token_encoding,
             versions_token_encoding,
         )
-        await notify(conn, "endpoints")
+        await notify_changed(conn, platforms=[platform_id])
+
+
+# -- read and written outside the registry snapshot (no NOTIFY): outbound auth failures, retired parties
+
+
+async def record_outbound_auth_failure(pool: Pool, platform_id: int, status: int,
+                                       when: datetime.datetime) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE platforms SET outbound_auth_failed_at = $2, outbound_auth_failed_status = $3"
+                           " WHERE id = $1", platform_id, when, status)
+
+
+async def outbound_auth_failure(pool: Pool, platform_id: int) -> dict[str, object] | None:
+    """``{"at": ISO time, "http_status": 401}`` of the platform's last refusal of the hub's token, or None."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT outbound_auth_failed_at, outbound_auth_failed_status FROM platforms"
+                                  " WHERE id = $1", platform_id)
+    if row is None or row[0] is None:
+        return None
+    return {"at": row[0].isoformat(), "http_status": row[1]}
+
+
+async def retired_parties(pool: Pool) -> list[PartyRow]:
+    """Parties that left the registry (platform removed, role dropped): ClientInfo is never deleted, so
+    hubclientinfo lists them as SUSPENDED. ``platform_id`` is -1."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT -1 AS platform_id, country_code, party_id, role, '' AS business_name,"
+            " to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_updated"
+            " FROM retired_parties ORDER BY country_code, party_id, role")
+    return [msgspec.convert(dict(r), PartyRow) for r in rows]

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from partners import strict_json
-from partners.errors import InvalidParametersError
+from partners.errors import InvalidJsonError
 
 
 class BodyView(msgspec.Struct):
@@ -31,6 +31,7 @@ class BodyView(msgspec.Struct):
     evse_uid: Any = None
     session_id: Any = None
     contract_id: Any = None  # real-time authorization
+    expiry_date: Any = None  # RESERVE_NOW: its callback URL lives until then (routing.tickets)
 
 
 Views = tuple[BodyView, ...]
@@ -58,10 +59,10 @@ def read(body: bytes | None) -> Views:
         try:
             _validate(body)
         except (msgspec.DecodeError, RecursionError) as exc:
-            raise InvalidParametersError(f"request body is not valid JSON: {_why(exc)}") from None
+            raise InvalidJsonError(f"request body is not valid JSON: {_why(exc)}") from None
         return NONE
     except (msgspec.DecodeError, strict_json.InvalidJson, RecursionError) as exc:
-        raise InvalidParametersError(f"request body is not valid JSON: {_why(exc)}") from None
+        raise InvalidJsonError(f"request body is not valid JSON: {_why(exc)}") from None
     if isinstance(found, BodyView):
         return (found,)
     views = []

@@ -1,9 +1,13 @@
-"""Signed callback tickets: a response_url that leads back through the hub, on any replica.
+"""Self-contained signed callback tickets: the long form of a hub callback URL.
 
 The ticket carries everything needed to deliver the callback (who asked, who must answer, the
 original URL), signed with a key that every replica reads from the database. No state is kept per
 request, so the callback may land on another replica, or after a restart; only the platform the
 request was sent to may use it, and only until it expires.
+
+Its length grows with the original URL, so the hub issues short tickets kept in the database
+(``routing.tickets``) and falls back to this form only while the database is unreachable; tickets of
+this form issued before an upgrade stay redeemable until they expire.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ import hmac
 import msgspec
 
 from partners.errors import ForbiddenError
+
+
+class CallbackRefusedError(ForbiddenError):
+    """2001 with HTTP 404: the callback (or Location) URL is not one the hub issued, has expired, or was
+    issued to another platform: for the caller, no such resource (transport chapter: a server may answer
+    404 for what does not belong to the caller)."""
+
+    http_status = 404
 
 
 class Ticket(msgspec.Struct, array_like=True, frozen=True):
@@ -53,13 +65,13 @@ def redeem(key: bytes, text: str, *, caller_platform: int, now: float) -> Ticket
         payload = _unb64(payload_text)
         mac = _unb64(mac_text)
     except (ValueError, TypeError):
-        raise ForbiddenError("callback URL is not one the hub issued") from None
+        raise CallbackRefusedError("callback URL is not one the hub issued") from None
     expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
     if not hmac.compare_digest(mac, expected):
-        raise ForbiddenError("callback URL is not one the hub issued")
+        raise CallbackRefusedError("callback URL is not one the hub issued")
     ticket = _decoder.decode(payload)
     if ticket.expires < now:
-        raise ForbiddenError("callback URL has expired")
+        raise CallbackRefusedError("callback URL has expired")
     if ticket.receiver_platform != caller_platform:
-        raise ForbiddenError("callback URL was issued to another platform")
+        raise CallbackRefusedError("callback URL was issued to another platform")
     return ticket

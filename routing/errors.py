@@ -1,7 +1,16 @@
 """Errors the hub meets while routing: one class per OCPI hub status code (4xxx), and the policy's
 denials (one class per rule).
 
-The spec names no HTTP status for these; ours are fixed here and listed in the README.
+The spec names no HTTP status for 4000-4003. Ours is 200, like every other OCPI-layer error
+(``status_codes.asciidoc``: a valid request to an existing resource gets no HTTP error), because of
+what partner stacks do with a non-2xx answer: their HTTP client raises before the body is read, so
+the code and the message naming the receiver never reach their logs; retry policies of HTTP clients
+and gateways resend on 502/504 by themselves, which after a 4002 ("may or may not have been
+delivered") duplicates a command or a CDR; proxies in front of partners replace 5xx bodies with
+pages of their own; and 5xx alarms fire on the partner's side for a receiver it does not run. A
+stack that reads no status_code at all already mistakes a receiver's own 2xxx/3xxx (always HTTP 200)
+for success, so a non-2xx status would buy it nothing the spec does not already deny it. Hence no
+setting. Listed in the README.
 """
 
 from __future__ import annotations
@@ -15,34 +24,35 @@ class RoutingError(HubError):
     """4000: generic hub error."""
 
     ocpi_status = 4000
-    http_status = 502
+    http_status = 200
 
 
 class ReceiverLacksModuleError(RoutingError):
     """4000: the addressed party exists but does not offer the module interface asked for."""
-
-    http_status = 404
 
 
 class UnknownReceiverError(RoutingError):
     """4001: the OCPI-to party is not known to the hub."""
 
     ocpi_status = 4001
-    http_status = 404
 
 
 class ForwardTimeoutError(RoutingError):
     """4002: forwarded, but no answer in time; the receiver may or may not have acted on it."""
 
     ocpi_status = 4002
-    http_status = 504
 
 
 class ReceiverUnreachableError(RoutingError):
-    """4003: the receiving party is not connected (suspended, refused, reset, not speaking HTTP)."""
+    """4003: the receiving party is not connected (planned, suspended, refused, reset, not speaking HTTP)."""
 
     ocpi_status = 4003
-    http_status = 502
+
+
+class ReceiverRefusedHubError(ReceiverUnreachableError):
+    """4003: the receiver refused the hub's own credentials (it answered HTTP 401 or 403). Never passed
+    on as a 401/403: that would tell the caller that *its* token is dead. The operator sees it per
+    platform (``GET /admin/platforms/{id}``) and in ``ocpihub_receiver_auth_refusals_total``."""
 
 
 class AnswerBufferFullError(RoutingError):

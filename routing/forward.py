@@ -83,6 +83,8 @@ class Forwarder:
         # One budget per process: every forward, broadcast delivery, GET-all page and probe shares it.
         self.budget = AnswerBudget(limit=answer_buffer_bytes, max_answer=max_answer_bytes)
         self._on_refused = on_answer_refused
+        # Told (platform, HTTP status) whenever a platform answers 401/403: it refuses the hub's own token.
+        self.on_hub_refused: Callable[[Platform, int], None] | None = None
         self.client: UpstreamClient | AiohttpClient
         if client == "aiohttp":
             self.client = AiohttpClient(connect_timeout=connect_timeout, connections_per_host=connections_per_receiver,
@@ -96,20 +98,22 @@ class Forwarder:
 
     async def send(
         self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None, receiver: str,
-        platform: Platform | None = None,
+        platform: Platform | None = None, *, timeout: float | None = None,
     ) -> Response:
         """Forward one request; raises :class:`UpstreamFailure` (4002/4003) naming ``receiver``.
-        ``platform`` is the one called: its TLS settings apply, and a refusal is logged under its id."""
+        ``platform`` is the one called: its TLS settings apply, and a refusal is logged under its id.
+        ``timeout``: seconds for the whole request (default ``request_timeout``)."""
+        limit = self.request_timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(self.request_timeout):
+            async with asyncio.timeout(limit):
                 return await self.exchange(method, url, headers, body, receiver, platform)
         except TimeoutError:
-            raise self.timeout_failure(receiver) from None
+            raise self.timeout_failure(receiver, limit) from None
 
-    def timeout_failure(self, receiver: str) -> UpstreamFailure:
+    def timeout_failure(self, receiver: str, limit: float | None = None) -> UpstreamFailure:
         return UpstreamFailure(
             ForwardTimeoutError(
-                f"receiver {receiver} did not answer within {self.request_timeout:g}s; "
+                f"receiver {receiver} did not answer within {self.request_timeout if limit is None else limit:g}s; "
                 "the request may or may not have been processed"
             ),
             Outcome.TIMEOUT,
@@ -124,12 +128,12 @@ class Forwarder:
         tls = platform.settings.outbound_tls if platform is not None else None
         try:
             try:
-                return await self.client.request(method, url, headers, body, tls)
+                response = await self.client.request(method, url, headers, body, tls)
             except ClosedEarly as exc:
                 # A kept-alive connection the receiver had closed while idle: retry once, where safe.
                 if not (exc.reused and method in _IDEMPOTENT):
                     raise
-                return await self.client.request(method, url, headers, body, tls)
+                response = await self.client.request(method, url, headers, body, tls)
         except UpstreamError as exc:
             if exc.refusal and self._on_refused is not None:
                 self._on_refused(exc.refusal)
@@ -141,6 +145,9 @@ class Forwarder:
             raise UpstreamFailure(
                 ReceiverUnreachableError(f"receiver {receiver}: {refused.message}"), Outcome.CONNECTION
             ) from None
+        if response.status in (401, 403) and platform is not None and self.on_hub_refused is not None:
+            self.on_hub_refused(platform, response.status)
+        return response
 
     @staticmethod
     def _failure(exc: UpstreamError, receiver: str) -> UpstreamFailure:

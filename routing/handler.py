@@ -5,6 +5,11 @@ certificate, rate) -> check sender -> read body (and its view) -> authorize -> r
 (admitted by the policy) -> rewrite -> forward -> rewrite response. Any stage ends the request by
 raising a ``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback
 logged, never shown.
+
+Every answer carries the routing headers (transport chapter, "Overview of required/optional routing
+headers"): from = the party that answered (the receiver, or the hub for its own answers, GET all and
+broadcasts), to = the requester. A receiver's answer that lacks them gets them from the hub; the header
+pairs are built once per party and reused.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from typing import Any
 import msgspec
 
 from partners.errors import (
+    DatabaseUnavailableError,
     ForbiddenError,
     HubError,
+    InvalidJsonError,
     InvalidParametersError,
     MethodNotAllowedError,
     PayloadTooLargeError,
@@ -29,11 +36,11 @@ from partners.errors import (
 )
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
-from routing import body_view, callbacks, envelope, open_routing
+from routing import body_view, envelope, open_routing
 from routing.broadcast import Broadcaster, BroadcastSettings, DatabaseHealth, Outbox
-from routing.errors import BacklogFullError, DeniedError, ReceiverUnreachableError
+from routing.errors import BacklogFullError, DeniedError, ReceiverRefusedHubError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
-from routing.get_all import get_all
+from routing.get_all import Totals, get_all
 from routing.headers import RequestHeaders, read_headers
 from routing.learned import LearnedRoutes
 from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, ROUTED_MODULES, RoutePath, hub_endpoint_path
@@ -41,6 +48,7 @@ from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.paths import CallbackPath, confine
 from routing.perimeter import Perimeter
 from routing.policy import Ask, Policy
+from routing.receiver_urls import REDIRECTS, CollectionUrls
 from routing.resolve import (
     authenticate,
     broadcast_routes,
@@ -55,6 +63,8 @@ from routing.rewrite import (
     rewrite_link_header,
     rewrite_query_response_url,
 )
+from routing.tickets import MemoryTicketStore, Ticket, TicketBook, callback_expiry
+from routing.timeouts import Timeouts
 from routing.upstream_client import Response
 
 Scope = MutableMapping[str, Any]
@@ -71,6 +81,14 @@ _PASSED_BACK = frozenset({
 _REBASED = frozenset({b"link", b"location"})
 _JSON = (b"content-type", b"application/json")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# A receiver answering 401/403 refuses the hub's token: never passed on as such (the caller would take its own
+# token for dead).
+_REFUSED_HUB = frozenset({401, 403})
+_Headers = tuple[tuple[bytes, bytes], ...]
+_FROM_CC, _FROM_PID = b"ocpi-from-country-code", b"ocpi-from-party-id"
+_TO_CC, _TO_PID = b"ocpi-to-country-code", b"ocpi-to-party-id"
+# A deviation is counted every time, logged at most once a minute per platform and kind.
+_LOG_EVERY = 60.0
 
 
 class ClientGone(Exception):
@@ -82,6 +100,7 @@ class RoutingSettings(msgspec.Struct, frozen=True, kw_only=True):
     hub_party: PartyKey
     max_body_bytes: int
     callback_ttl: float
+    location_ttl: float = 30 * 24 * 3600.0
 
 
 class RoutingApp:
@@ -99,11 +118,17 @@ class RoutingApp:
         database_health: DatabaseHealth | None = None,
         policy: Policy | None = None,
         perimeter: Perimeter | None = None,
+        tickets: TicketBook | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
         self.settings = settings
         self.callback_key = callback_key
+        self.tickets = tickets or TicketBook(MemoryTicketStore(), callback_key, clock=clock)
+        self.timeouts = timeouts or Timeouts(forwarder.request_timeout)
+        self.collections = CollectionUrls()
+        self.totals = Totals()
         self.observer: RoutingObserver = observer or NoObserver()
         self.clock = clock
         self.learned = learned or LearnedRoutes()
@@ -115,6 +140,9 @@ class RoutingApp:
         # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
         self._hub_bases = {(m, i): settings.public_url + hub_endpoint_path(m, i)
                            for m in ROUTED_MODULES for i in InterfaceRole}
+        # Routing header pairs per party: ((from-headers), (to-headers)), built on first use.
+        self._routing_pairs: dict[PartyKey, tuple[_Headers, _Headers]] = {}
+        self._logged: dict[tuple[str, int], float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -136,8 +164,7 @@ class RoutingApp:
                 upstream = await self._forward(scope, receive, headers, correlation_id, target, parties)
             status = upstream.status
             outcome = Outcome.OK
-            await self._respond_upstream(send, upstream, request_id, correlation_id, parties.rebase,
-                                         parties.receiver_platform)
+            await self._respond_upstream(send, upstream, request_id, correlation_id, parties)
         except ClientGone:
             outcome = "client_gone"
             return
@@ -150,10 +177,11 @@ class RoutingApp:
             detail = error.message
             if isinstance(error, DeniedError):
                 self.observer.denied(error.rule)
-            await _respond_error(send, error, request_id, correlation_id)
+            await _respond_error(send, error, request_id, correlation_id, self._error_routing(parties, headers))
         except Exception:
             log.exception("unexpected error while routing", extra={"correlation_id": correlation_id.decode()})
-            await _respond_error(send, _Internal("internal hub error"), request_id, correlation_id)
+            await _respond_error(send, _Internal("internal hub error"), request_id, correlation_id,
+                                 self._error_routing(parties, headers))
         finally:
             self.observer.request_done(RequestRecord(
                 scope["method"], module, interface, str(outcome), status, time.perf_counter() - started,
@@ -172,8 +200,10 @@ class RoutingApp:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         self.perimeter.admit(platform, scope)
+        if route_path.tolerated is not None:
+            self._tolerate(route_path.tolerated, platform.id, "accepted a URL glued to the module without '/'")
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
-        parties.sender, parties.sender_platform = sender.label, platform.id
+        parties.sender, parties.sender_platform, parties.answer_to = sender.label, platform.id, sender.key
         key = to_key(headers.to_country_code, headers.to_party_id)
         method: str = scope["method"]
         body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
@@ -187,11 +217,14 @@ class RoutingApp:
             query_text: str = scope.get("query_string", b"").decode("latin-1")
             if method == "GET" and key == hub_party and interface is InterfaceRole.SENDER and not route_path.segments:
                 owners = self.policy.receivers(snapshot, ask, owner_routes(snapshot, module), now)
+                parties.answer_from = hub_party
                 return await get_all(self.forwarder, owners, sender, query_text, correlation_id.decode("latin-1"),
-                                     self._hub_bases[(module, interface)])
+                                     self._hub_bases[(module, interface)], collection_url=self.collections.url,
+                                     timeout=self.timeouts.of(module, interface, method, ()), totals=self.totals)
             target = open_routing.decide(ask, self.learned, lambda k: self.policy.admits(snapshot, ask, k, now))
             if target is None or target == hub_party:
                 if open_routing.broadcastable(module, interface, method):
+                    parties.answer_from = hub_party
                     return self._broadcast(scope, route_path, ask, body, query_text, correlation_id, now)
                 raise InvalidParametersError(
                     f"no receiver: {method} {module} {interface.value} needs OCPI-to-country-code and "
@@ -205,39 +238,67 @@ class RoutingApp:
 
         query: str = scope.get("query_string", b"").decode("latin-1")
         if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
-            originals: list[str] = []
-
-            def make_callback(original: str) -> str:
-                originals.append(original)
-                ticket = callbacks.Ticket(
-                    sender_platform=platform.id, sender_party=sender.label,
-                    receiver_platform=route.platform.id, receiver_party=route.party.label,
-                    url=original, module=module, expires=int(self.clock() + self.settings.callback_ttl),
-                )
-                return self._callback_base + callbacks.issue(self.callback_key, ticket)
-
-            if body:
-                body = rewrite_body_response_url(body, make_callback) or body
-            if query:
-                query = rewrite_query_response_url(query, make_callback) or query
-            for original in originals:
-                # The hub will POST the result there later: a URL it may not call fails the request now,
-                # before anything is forwarded.
-                await self.forwarder.guard.require(original, platform=platform.id, what="response_url",
-                                                   error=ResponseUrlRefusedError)
+            body, query = await self._issue_callbacks(body, query, ask, platform.id, route.platform.id,
+                                                      route.party.label)
 
         suffix = route_path.suffix
-        url = route.endpoint.rstrip("/") + suffix if suffix else route.endpoint
+        url = self.collections.url(route.endpoint, suffix)
         if query:
             url = f"{url}?{query}"
         out_headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()),
                                         correlation_id.decode("latin-1"), sender.key, route.party.key,
                                         json_body=body is not None)
-        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label, route.platform)
+        upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label, route.platform,
+                                             timeout=self.timeouts.of(module, interface, method, route_path.segments))
+        if upstream.status in _REFUSED_HUB:
+            raise _refused_hub(route.party.label, upstream)
+        if not suffix and upstream.status in REDIRECTS and self.collections.learn(
+                route.endpoint, url, upstream.status, _header(upstream, b"location")):
+            self._tolerate("slash_redirect", route.platform.id,
+                           "receiver redirects its collection to the other trailing-slash form")
         if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
             open_routing.learn_from(ask, route.party.key, self.learned.learn)
         parties.rebase = (route.endpoint, self._hub_bases[(module, interface)])
+        parties.answer_from, parties.module = route.party.key, module
         return upstream
+
+    async def _issue_callbacks(self, body: bytes | None, query: str, ask: Ask, sender_platform: int,
+                               receiver_platform: int, receiver_label: str) -> tuple[bytes | None, str]:
+        """Every ``response_url`` (body, or query of a charging-profile GET/DELETE) replaced by a short
+        hub ticket URL, issued only once each original passed the outbound policy."""
+        originals: list[str] = []
+
+        def collect(original: str) -> str:
+            originals.append(original)
+            return original
+
+        if body:
+            rewrite_body_response_url(body, collect)
+        if query:
+            rewrite_query_response_url(query, collect)
+        if not originals:
+            return body, query
+        for original in originals:
+            # The hub will POST the result there later: a URL it may not call fails the request now,
+            # before anything is forwarded or stored.
+            await self.forwarder.guard.require(original, platform=sender_platform, what="response_url",
+                                               error=ResponseUrlRefusedError)
+        view = body_view.single(ask.views)
+        command = ask.segments[0] if ask.module == "commands" and ask.segments else None
+        expires = callback_expiry(command, view.expiry_date if view is not None else None, self.clock(),
+                                  self.settings.callback_ttl)
+        issued: dict[str, str] = {}
+        for original in originals:
+            if original not in issued:
+                issued[original] = self._callback_base + await self.tickets.issue(Ticket(
+                    kind="callback", sender_platform=sender_platform, sender_party=ask.sender.label,
+                    receiver_platform=receiver_platform, receiver_party=receiver_label, url=original,
+                    module=ask.module, expires=expires))
+        if body:
+            body = rewrite_body_response_url(body, issued.__getitem__) or body
+        if query:
+            query = rewrite_query_response_url(query, issued.__getitem__) or query
+        return body, query
 
     def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, body: bytes | None, query: str,
                    correlation_id: bytes, now: float) -> Response:
@@ -265,11 +326,15 @@ class RoutingApp:
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         self.perimeter.admit(platform, scope)
-        ticket = callbacks.redeem(self.callback_key, ticket_text, caller_platform=platform.id, now=self.clock())
+        ticket = await self.tickets.redeem(ticket_text, caller_platform=platform.id)
         parties.sender, parties.receiver = ticket.receiver_party, ticket.sender_party
         parties.sender_platform, parties.receiver_platform = platform.id, ticket.sender_platform
-        if scope["method"] != "POST":
-            raise MethodNotAllowedError("callbacks are delivered with POST")
+        from_key, to_key_ = _key(ticket.receiver_party), _key(ticket.sender_party)
+        parties.answer_to = from_key
+        method = "POST" if ticket.kind == "callback" else "GET"
+        if scope["method"] != method:
+            raise MethodNotAllowedError("callbacks are delivered with POST" if method == "POST" else
+                                        "this hub URL stands for a Location: read it with GET")
         target: Platform | None = snapshot.platforms.get(ticket.sender_platform)
         if target is None or target.outbound_auth is None:
             raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is no longer registered")
@@ -277,40 +342,61 @@ class RoutingApp:
             # The request was allowed, so its result stays allowed (no agreement is asked again), but a
             # platform the operator suspended receives nothing.
             raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is suspended by the hub operator")
-        body = await _read_body(receive, headers, self.settings.max_body_bytes, "POST")
+        body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
         body_view.read(body)  # the JSON check only: a callback's body is the receiver's result, not an object
-        from_cc, _, from_pid = ticket.receiver_party.partition("*")
-        to_cc, _, to_pid = ticket.sender_party.partition("*")
         out_headers = forwarded_headers(target.outbound_auth, str(uuid.uuid4()), correlation_id.decode("latin-1"),
-                                        (from_cc, from_pid), (to_cc, to_pid), json_body=True)
-        return await self.forwarder.send("POST", ticket.url, out_headers, body, ticket.sender_party, target)
+                                        from_key, to_key_, json_body=body is not None)
+        upstream = await self.forwarder.send(method, ticket.url, out_headers, body, ticket.sender_party, target,
+                                             timeout=self.timeouts.callback)
+        if upstream.status in _REFUSED_HUB:
+            raise _refused_hub(ticket.sender_party, upstream)
+        parties.answer_from = to_key_
+        return upstream
 
     async def _respond_upstream(self, send: Send, upstream: Response, request_id: bytes, correlation_id: bytes,
-                                rebase: tuple[str, str] | None, receiver_platform: int = -1) -> None:
+                                parties: _Parties) -> None:
         """The receiver's answer to the caller, in one pass over its headers: the OCPI ones are kept,
-        and Link/Location are rebased from the receiver's endpoint (``rebase[0]``) onto the hub's."""
+        Link/Location are rebased from the receiver's endpoint (``parties.rebase[0]``) onto the hub's,
+        and missing routing headers are added (from = the answering party, to = the requester)."""
         # A Content-Length of our own spares Hypercorn the chunked encoding (and its extra write).
         out = [(b"content-length", str(len(upstream.body)).encode()), (b"x-request-id", request_id),
                (b"x-correlation-id", correlation_id)]
         passed = _PASSED_BACK
+        rebase = parties.rebase
+        has_from = has_to = False
         for name, value in upstream.headers:
             lname = name.lower()
             if lname not in passed:
                 continue
-            if rebase is not None and lname in _REBASED:
-                rebased = self._rebase(lname, value, *rebase, receiver_platform)
+            if lname == _FROM_CC or lname == _FROM_PID:
+                has_from = True
+            elif lname == _TO_CC or lname == _TO_PID:
+                has_to = True
+            elif rebase is not None and lname in _REBASED:
+                rebased = await self._rebase(lname, value, *rebase, parties, upstream.status)
                 if rebased is None:
                     continue
                 value = rebased
             out.append((lname, value))
+        if not has_from and parties.answer_from is not None:
+            out += self._pairs(parties.answer_from)[0]
+            if rebase is not None:  # a receiver's answer (the hub's own answers are built without them)
+                self._tolerate("no_routing_headers", parties.receiver_platform,
+                               "receiver answered without OCPI-from/OCPI-to headers")
+        if not has_to and parties.answer_to is not None:
+            out += self._pairs(parties.answer_to)[1]
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
         upstream.release()  # written: its bytes no longer count against the answer budget
 
-    def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str, platform: int) -> bytes | None:
+    async def _rebase(self, name: bytes, value: bytes, upstream_base: str, hub_base: str, parties: _Parties,
+                      status: int) -> bytes | None:
         """The header rebased on the hub, or None when it is dropped: it pointed away from the receiver's
-        endpoint, at a URL the outbound policy refuses (the hub never follows it either way)."""
+        endpoint, at a URL the outbound policy refuses (the hub never follows it either way). A Location
+        elsewhere on an answer that is no redirect (a CDR's, after POST) becomes a hub ticket URL, so the
+        object stays reachable through the hub."""
         text = value.decode("latin-1")
+        platform = parties.receiver_platform
         if name == b"link":
             new, clean = rewrite_link_header(text, upstream_base, hub_base)
         else:
@@ -318,16 +404,66 @@ class RoutingApp:
         if not clean:
             if self.forwarder.guard.refused_in_header(text, platform=platform, what=f"{name.decode()} header"):
                 return None
+            if name == b"location" and status not in REDIRECTS:
+                ticketed = await self._location_ticket(text, parties)
+                if ticketed is not None:
+                    return ticketed.encode("latin-1")
             self.observer.tolerated(f"{name.decode()}_header")
             log.warning("rewrote a %s header that did not point at the receiver's endpoint", name.decode())
         return new.encode("latin-1")
+
+    async def _location_ticket(self, url: str, parties: _Parties) -> str | None:
+        """A hub URL standing for ``url`` (GET, by the requester only), or None while the database is away."""
+        try:
+            text = await self.tickets.issue(Ticket(
+                kind="location", sender_platform=parties.receiver_platform, sender_party=parties.receiver,
+                receiver_platform=parties.sender_platform, receiver_party=parties.sender, url=url,
+                module=parties.module, expires=self.clock() + self.settings.location_ttl))
+        except DatabaseUnavailableError:
+            log.warning("could not keep a Location header reachable through the hub: database unavailable")
+            return None
+        return self._callback_base + text
+
+    def _pairs(self, key: PartyKey) -> tuple[_Headers, _Headers]:
+        """(OCPI-from-* headers, OCPI-to-* headers) naming ``key``, built once per party."""
+        pairs = self._routing_pairs.get(key)
+        if pairs is None:
+            cc, pid = key[0].encode("latin-1"), key[1].encode("latin-1")
+            pairs = (((_FROM_CC, cc), (_FROM_PID, pid)), ((_TO_CC, cc), (_TO_PID, pid)))
+            if len(self._routing_pairs) > 100_000:
+                self._routing_pairs.clear()
+            self._routing_pairs[key] = pairs
+        return pairs
+
+    def _error_routing(self, parties: _Parties, headers: RequestHeaders) -> _Headers:
+        """Routing headers of an answer the hub makes itself: from = the hub, to = the requester (as the
+        hub established it, else as it named itself in its OCPI-from-* headers)."""
+        found = self._pairs(self.settings.hub_party)[0]
+        if parties.answer_to is not None:
+            return found + self._pairs(parties.answer_to)[1]
+        if headers.from_country_code and headers.from_party_id:
+            return (*found, (_TO_CC, headers.from_country_code), (_TO_PID, headers.from_party_id))
+        return found
+
+    def _tolerate(self, kind: str, platform: int, what: str) -> None:
+        """A partner's deviation the hub worked around: counted each time, logged at most once a minute
+        per platform and kind."""
+        self.observer.tolerated(kind)
+        now = time.monotonic()
+        key = (kind, platform)
+        if now - self._logged.get(key, -_LOG_EVERY) >= _LOG_EVERY:
+            if len(self._logged) > 10_000:
+                self._logged.clear()
+            self._logged[key] = now
+            log.warning("tolerated: %s", what, extra={"kind": kind, "platform": platform})
 
 
 class _Parties:
     """Who a request turned out to be from and for (inferred or open-routed ones included), for the
     request log and the liveness evidence."""
 
-    __slots__ = ("rebase", "receiver", "receiver_platform", "sender", "sender_platform")
+    __slots__ = ("answer_from", "answer_to", "module", "rebase", "receiver", "receiver_platform", "sender",
+                 "sender_platform")
 
     def __init__(self) -> None:
         self.sender = ""
@@ -336,6 +472,10 @@ class _Parties:
         self.receiver_platform = -1
         # (receiver endpoint, hub endpoint) when the answer's Link/Location headers must be rebased.
         self.rebase: tuple[str, str] | None = None
+        # The routing headers of the answer: from = who answered, to = the requester.
+        self.answer_from: PartyKey | None = None
+        self.answer_to: PartyKey | None = None
+        self.module = ""
 
 
 class _Internal(HubError):
@@ -361,6 +501,33 @@ def _error_kind(error: HubError) -> str:
     return "server_error" if error.ocpi_status >= 3000 else "client_error"
 
 
+def _key(label: str) -> PartyKey:
+    cc, _, pid = label.partition("*")
+    return (cc, pid)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    for key, value in response.headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _refused_hub(receiver: str, upstream: Response) -> ReceiverRefusedHubError:
+    """4003 for a receiver that answered 401/403: it refuses the hub's credentials, not the caller's."""
+    upstream.release()  # not passed on: its bytes no longer count against the answer budget
+    said = ""
+    try:
+        message = msgspec.json.decode(upstream.body).get("status_message")
+        if isinstance(message, str) and message:
+            said = f": {message[:200]!r}"
+    except (msgspec.DecodeError, AttributeError):
+        pass
+    return ReceiverRefusedHubError(
+        f"receiver {receiver} refused the hub's credentials (HTTP {upstream.status}{said}); the hub operator "
+        "has been told. Nothing is wrong with your own token")
+
+
 def _party_text(cc: bytes | None, pid: bytes | None) -> str:
     if not cc and not pid:
         return ""
@@ -374,7 +541,7 @@ async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, meth
         try:
             declared = int(headers.content_length)
         except ValueError:
-            raise InvalidParametersError("Content-Length is not a number") from None
+            raise InvalidJsonError("Content-Length is not a number") from None
         if declared > limit:
             raise PayloadTooLargeError(f"request body of {declared} bytes is over the hub's limit of {limit}")
     chunks = []
@@ -393,14 +560,15 @@ async def _read_body(receive: Receive, headers: RequestHeaders, limit: int, meth
             break
     if not size:
         if method in _BODY_METHODS and method != "POST":
-            raise InvalidParametersError(f"{method} needs a JSON body")
+            raise InvalidJsonError(f"{method} needs a JSON body")
         return None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes) -> None:
+async def _respond_error(send: Send, error: HubError, request_id: bytes, correlation_id: bytes,
+                         routing: _Headers) -> None:
     body = envelope.error_body(error)
     headers = [_JSON, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id),
-               (b"x-correlation-id", correlation_id), *error.headers()]
+               (b"x-correlation-id", correlation_id), *routing, *error.headers()]
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

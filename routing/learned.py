@@ -33,12 +33,18 @@ Entry = tuple[PartyKey, PartyKey]
 class LearnedRoutes:
     """Bounded maps ``object id -> ((owner, target), ...)``: past ``max_per_kind`` ids the least recently
     learned one is forgotten by this process (the database keeps it; open routing then answers 2001
-    for that object until it is pushed through the hub again)."""
+    for that object until it is pushed through the hub again).
+
+    Memory per id is the id's string and its dict slot: the ``(owner, target)`` entries, and the
+    one-entry tuples most ids map to, are shared by every id with the same owner and target (there are
+    as many of them as pairs of parties that exchange objects, not as objects)."""
 
     def __init__(self, max_per_kind: int = 1_000_000) -> None:
         self.max_per_kind = max_per_kind
         self.maps: dict[Kind, dict[str, tuple[Entry, ...]]] = {kind: {} for kind in Kind}
         self.pending: dict[tuple[Kind, PartyKey, str], PartyKey] = {}
+        self._shared: dict[Entry, tuple[Entry]] = {}
+        self._keys: dict[PartyKey, PartyKey] = {}
 
     def learn(self, kind: Kind, owner: PartyKey, object_id: str, target: PartyKey) -> None:
         if len(object_id) > MAX_ID_LENGTH or self.target(kind, owner, object_id) == target:
@@ -47,10 +53,12 @@ class LearnedRoutes:
         self.pending[(kind, owner, object_id)] = target
 
     def merge(self, kind: Kind, owner: PartyKey, object_id: str, target: PartyKey) -> None:
-        """Knowledge from another replica (or from before a restart): not queued again."""
+        """Knowledge from another replica (or from before a restart): not queued again. What this
+        process knows already (its own writes, read back) is left where it is."""
         if len(object_id) > MAX_ID_LENGTH:
             return
-        self._put(self.maps[kind], owner, object_id, target)
+        if self.target(kind, owner, object_id) != target:
+            self._put(self.maps[kind], owner, object_id, target)
 
     def owners(self, kind: Kind, object_id: str) -> tuple[Entry, ...]:
         """Every ``(owner, target)`` known for ``object_id``: usually one, several when ids collide."""
@@ -67,9 +75,24 @@ class LearnedRoutes:
         self.pending.clear()
         return taken
 
+    def _single(self, owner: PartyKey, target: PartyKey) -> tuple[Entry]:
+        """The shared one-entry tuple for ``(owner, target)``."""
+        keys = self._keys
+        if len(keys) > 4 * self.max_per_kind or len(self._shared) > 4 * self.max_per_kind:
+            keys.clear()  # a bound on memory, not a loss: entries in use stay where they are
+            self._shared.clear()
+        owner = keys.setdefault(owner, owner)
+        target = keys.setdefault(target, target)
+        entry = (owner, target)
+        shared = self._shared.get(entry)
+        if shared is None:
+            shared = self._shared[entry] = (entry,)
+        return shared
+
     def _put(self, known: dict[str, tuple[Entry, ...]], owner: PartyKey, object_id: str, target: PartyKey) -> None:
         # Re-insert at the end: recently seen ids are evicted last.
+        single = self._single(owner, target)
         others = tuple(e for e in known.pop(object_id, ()) if e[0] != owner)
-        known[object_id] = (*others, (owner, target))
+        known[object_id] = (*others, single[0]) if others else single
         if len(known) > self.max_per_kind:
             del known[next(iter(known))]

@@ -60,12 +60,16 @@ class RoutePath:
     """A hub path ``/ocpi/2.2.1/{sender|receiver}/{module}{suffix}`` that passed path confinement
     (``routing.paths.confine``): ``segments`` are the suffix's segments percent-decoded (what the
     rules read: owner, object id), ``suffix`` is the clean suffix as the caller encoded it (what is
-    appended to the receiver's module endpoint: object ids may hold reserved characters)."""
+    appended to the receiver's module endpoint: object ids may hold reserved characters; empty for the
+    collection itself, with or without a trailing slash). ``tolerated`` names the URL-shape deviation
+    the caller made, if any (the ``kind`` of ``ocpihub_tolerated_deviations_total``)."""
 
-    __slots__ = ("interface", "module", "segments", "suffix")
+    __slots__ = ("interface", "module", "segments", "suffix", "tolerated")
 
-    def __init__(self, interface: InterfaceRole, module: str, segments: tuple[str, ...], suffix: str) -> None:
+    def __init__(self, interface: InterfaceRole, module: str, segments: tuple[str, ...], suffix: str,
+                 tolerated: str | None = None) -> None:
         self.interface = interface
         self.module = module
         self.segments = segments
         self.suffix = suffix
+        self.tolerated = tolerated

@@ -10,8 +10,12 @@ that normalises paths would otherwise resolve it outside its module endpoint, wh
 opens its credentials module. Empty segments (``//``) are collapsed. What is forwarded is always
 ``{receiver's module endpoint}`` + the clean suffix.
 
-Later URL-shape tolerances (a missing or extra trailing slash, ``{endpoint}{id}`` glued without a
-separator) belong in :func:`confine` too, so that every routed path is parsed in one place.
+URL shapes partners' libraries build are all accepted here, in one place: with or without a trailing
+slash, with ``//`` anywhere, and ``{endpoint}{id}`` glued without a separator
+(``/sender/locationsLOC1``, ``/receiver/commandsSTART_SESSION``, ``/sender/tokens012345678/authorize``:
+what the spec's own URL templates give for an endpoint URL without a trailing ``/``). No module name
+is a prefix of another, so the split is never ambiguous; a glued path is reported as a tolerated
+deviation (``RoutePath.tolerated``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 from urllib.parse import quote, unquote
 
 from partners.errors import ClientError, InvalidParametersError, MethodNotAllowedError
-from routing.modules import SEGMENT_INTERFACE, SENDER_SIDE, VERSION, RoutePath
+from routing.modules import ROUTED_MODULES, SEGMENT_INTERFACE, SENDER_SIDE, VERSION, RoutePath
 
 ROUTED_METHODS = frozenset({"GET", "PUT", "PATCH", "POST", "DELETE"})
 
@@ -30,6 +34,11 @@ _SUSPECT = re.compile(r"[%.\\;]")
 _ESCAPED_AGAIN = re.compile(r"%(?:2e|2f|5c)", re.IGNORECASE)
 # What the hub issues as a callback ticket (urlsafe base64 payload "." urlsafe base64 MAC).
 _TICKET = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+# Longest first, though no module name is a prefix of another today (checked at import).
+_GLUED = tuple(sorted(ROUTED_MODULES, key=len, reverse=True))
+assert not any(a != b and b.startswith(a) for a in _GLUED for b in _GLUED), "a module name prefixes another"
 
 
 class UnsafePathError(InvalidParametersError):
@@ -91,9 +100,26 @@ def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | Callb
             raise UnsafePathError("callback URL refused: it must be exactly the URL the hub issued")
         return CallbackPath(parts[3])
     interface = SEGMENT_INTERFACE.get(parts[2])
-    if interface is None or len(parts) < 4 or parts[3] not in SENDER_SIDE:
+    if interface is None or len(parts) < 4:
         raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+    tolerated = None
+    if parts[3] not in SENDER_SIDE:
+        module = _glued_module(parts[3])
+        if module is None:
+            raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+        # '{endpoint}{id}' without a separator: the rest of the segment is the first segment of the suffix.
+        parts[3:4] = [module, parts[3][len(module):]]
+        raw_parts[3:4] = [module, raw_parts[3][len(module):]]
+        _check(parts[4])  # 'locations..' is harmless whole, a dot segment once split
+        tolerated = "glued_path"
     suffix = "".join("/" + p for p in raw_parts[4:])
-    if raw.endswith("/"):
-        suffix += "/"  # kept as sent: some receivers answer a collection only with (or without) it
-    return RoutePath(interface, parts[3], tuple(parts[4:]), suffix)
+    if raw.endswith("/") and len(parts) > 4:
+        suffix += "/"  # kept as sent on an object URL; a collection is the receiver's endpoint as it gave it
+    return RoutePath(interface, parts[3], tuple(parts[4:]), suffix, tolerated)
+
+
+def _glued_module(segment: str) -> str | None:
+    for module in _GLUED:
+        if segment.startswith(module):
+            return module
+    return None

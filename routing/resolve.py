@@ -106,12 +106,16 @@ def resolve_receiver(snapshot: Snapshot, key: PartyKey, module: str, interface: 
     reachable_without_module = None
     for party in ordered:
         platform = snapshot.platforms[party.platform_id]
+        if not platform.registered:
+            # Before the endpoint check: a party that is not connected has no endpoints to offer, and
+            # 'not connected' (4003) is what the caller can act on, not 'no such module' (4000).
+            if platform.status is ConnectionStatus.PLANNED:
+                raise ReceiverUnreachableError(f"receiver {party.label} is not connected to the hub yet (PLANNED)")
+            raise ReceiverUnreachableError(f"receiver {party.label} has unregistered from the hub")
         endpoint = platform.endpoint(module, interface)
         if endpoint is None:
             reachable_without_module = party
             continue
-        if not platform.registered:
-            raise ReceiverUnreachableError(f"receiver {party.label} has unregistered from the hub")
         if platform.status is not ConnectionStatus.CONNECTED:
             raise ReceiverUnreachableError(f"receiver {party.label} is not connected ({platform.status})")
         return Route(party, platform, endpoint)

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> None:
     if loadgen == "auto" and not shutil.which("wrk"):
         pytest.skip("wrk is not installed: 'auto' would run the same built-in generator as 'asyncio'")
-    env = dict(os.environ, OCPI_BENCH_LOADGEN=loadgen)
+    # The scale section (its own database and five hubs) once per suite: with wrk, in the 'auto' run.
+    scale = loadgen == "auto" or not shutil.which("wrk")
+    env = dict(os.environ, OCPI_BENCH_LOADGEN=loadgen, OCPI_BENCH_SCALE="1" if scale else "0")
     out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--tiny", "--out", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -43,8 +45,23 @@ def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> No
     assert fanout["receivers"] == 11 and fanout["all_delivered_s"] >= fanout["slowest_receiver_s"]
     assert [row["body"] for row in results["json_check"]] and all(row["strict_ns"] > 0 for row in results["json_check"])
     soak = results["answer_memory"]
-    assert soak["statuses"] == {"normal 200": 300, "oversized 502": 10}, soak
+    assert soak["statuses"] == {"normal 200": 300, "oversized 200/4003": 10}, soak
     assert soak["peak_rss_mb"] >= soak["idle_rss_mb"] > 0
+    if not scale:
+        assert "scale" not in results
+        return
+    scale = results["scale"]
+    steady = [r for r in scale["sizes"] if not r.get("churn")]
+    [churned] = [r for r in scale["sizes"] if r.get("churn")]
+    assert [r["parties"] for r in steady] == [10, 1000]
+    assert all(r["rps"] > 0 and r["errors"] == 0 and r["lag"]["ticks"] > 0 for r in scale["sizes"])
+    assert churned["changes"] > 0 and set(churned["change_kinds"]) <= {"register", "suspension", "status", "agreement"}
+    assert scale["replicas"]["changes"] == len(scale["replicas"]["seconds"]) == 10
+    assert 0 < scale["change"]["status_delta_ms"] < scale["change"]["full_rebuild_ms"]
+    assert {r["kind"] for r in scale["memory"]} == {"party", "learned"} and all(r["bytes_each"] > 0
+                                                                               for r in scale["memory"])
+    assert [(r["new_rows"], r["rows_read"]) for r in scale["learned"] if not r.get("first")] == [
+        (0, 0), (100, 100), (10_000, 10_000), (0, 0)], "the read-back reads what was written since, once"
 
 
 @pytest.mark.slow

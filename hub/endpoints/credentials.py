@@ -20,7 +20,7 @@ from hub.request_body import read_body
 from hub.responses import ocpi_error, ocpi_ok
 from partners import credentials as shapes
 from partners import strict_json
-from partners.errors import HubError, InvalidParametersError, MethodNotAllowedError
+from partners.errors import HubError, InvalidJsonError, InvalidParametersError, MethodNotAllowedError
 from partners.tokens import Secret
 from routing.errors import DeniedError
 from routing.policy import refuse_suspended
@@ -75,4 +75,4 @@ async def _body(request: Request, version: OcpiVersion) -> shapes.AnyCredentials
     except msgspec.ValidationError as exc:
         raise InvalidParametersError(f"invalid OCPI {version} credentials object: {exc}") from None
     except strict_json.InvalidJson as exc:
-        raise InvalidParametersError(f"request body is not valid JSON: {exc}") from None
+        raise InvalidJsonError(f"request body is not valid JSON: {exc}") from None

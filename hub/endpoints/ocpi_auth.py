@@ -42,8 +42,8 @@ async def caller_spelled(request: Request) -> tuple[Platform, str, TokenEncoding
 
     A token this process does not know yet may have been written by another replica a moment ago (a
     partner reading our versions in the middle of a handshake another worker started): on a miss the
-    store is asked once, and the registry reloaded if it knows the token. Routed module requests never
-    do this; these configuration endpoints are not the hot path.
+    store is asked once, and the platform holding the token re-read into the registry. Routed module
+    requests never do this; these configuration endpoints are not the hot path.
     """
     state = hub_state(request)
     header = request.headers.get("authorization")
@@ -55,8 +55,9 @@ async def caller_spelled(request: Request) -> tuple[Platform, str, TokenEncoding
     if platform is None:
         state.routing.perimeter.screen(request.scope)  # a blocked address costs no database lookup
         hashes = header_token_hashes(raw)
-        if hashes and await store.token_known(state.pool, hashes):
-            await state.sync.reload()
+        platform_id = await store.platform_with_token(state.pool, hashes) if hashes else None
+        if platform_id is not None:
+            await state.sync.refresh(platforms=[platform_id])
             platform = state.registry.snapshot.platform_for_header(raw)
     if platform is None:
         state.metrics.auth_failed()

@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.test_operations import metric, scrape
 from tests.support.network import Network
-from tests.support.partner import cpo, emsp
+from tests.support.partner import FakePlatform, cpo, emsp
 
 pytestmark = pytest.mark.anyio
 
@@ -43,6 +43,14 @@ async def receiver(head: bytes, body: bytes, gate: asyncio.Event | None = None) 
             writer.close()
 
 
+
+def hostile_cpo(base: str) -> FakePlatform:
+    """A CPO whose module endpoints are the hostile server. It takes no ClientInfo (the hub tells a
+    newcomer who is there): only the request under test reaches that server."""
+    station = cpo("cpo", module_base=base)
+    station.modules.remove(("hubclientinfo", "RECEIVER"))
+    return station
+
 async def test_answer_longer_than_its_content_length_is_a_4003_not_a_broken_200(net: Network) -> None:
     hub = await net.hub(request_timeout=2.0)
     msp = await net.registered(hub, emsp("emsp"))
@@ -50,9 +58,9 @@ async def test_answer_longer_than_its_content_length_is_a_4003_not_a_broken_200(
     declared = len(body.decode())  # characters, not bytes
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % declared
     async with receiver(head, body) as base:
-        station = await net.registered(hub, cpo("cpo", module_base=base))
+        station = await net.registered(hub, hostile_cpo(base))
         status, _, answer = await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
-    assert status == 502 and answer["status_code"] == 4003, answer
+    assert status == 200 and answer["status_code"] == 4003, answer
     assert f"more than the {declared} bytes" in answer["status_message"]
     text = await scrape(hub.base_url)
     assert metric(text, "ocpihub_answers_refused_total", reason="length_mismatch") == 1
@@ -66,10 +74,10 @@ async def test_declared_answer_over_the_cap_is_refused_before_reading(net: Netwo
     msp = await net.registered(hub, emsp("emsp"))
     never = asyncio.Event()  # the body never comes: the hub must not wait for it
     async with receiver(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n", b"", never) as base:
-        station = await net.registered(hub, cpo("cpo", module_base=base))
+        station = await net.registered(hub, hostile_cpo(base))
         for _ in range(3):
             status, _, answer = await msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party())
-            assert status == 502 and answer["status_code"] == 4003, answer
+            assert status == 200 and answer["status_code"] == 4003, answer
     assert "5000000 bytes" in answer["status_message"] and "OCPI_HUB_MAX_ANSWER_BYTES" in answer["status_message"]
     assert metric(await scrape(hub.base_url), "ocpihub_answers_refused_total", reason="too_large") == 3
     # A receiver that answers too much is alive: it is not taken OFFLINE (which would refuse all its traffic).
@@ -84,7 +92,7 @@ async def test_concurrent_large_answers_beyond_the_budget_get_429(net: Network) 
     gate = asyncio.Event()
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(payload)
     async with receiver(head, payload, gate) as base:
-        station = await net.registered(hub, cpo("cpo", module_base=base))
+        station = await net.registered(hub, hostile_cpo(base))
         first = asyncio.create_task(msp.call("GET", "locations", "SENDER", "/LOC1", to=station.party()))
         await asyncio.sleep(0.3)  # its 80 KB are reserved while the receiver holds back the body
         status, headers, answer = await msp.call("GET", "locations", "SENDER", "/LOC2", to=station.party())

@@ -34,6 +34,9 @@ async def post_invited_credentials(hub: RunningHub, partner: FakePlatform,
         headers={"Authorization": token_header(token_a)},
     ) as r:
         body: dict[str, Any] = await r.json()
+        # Every registration error is an OCPI answer to a valid request: HTTP 200 with the code in the body,
+        # so that a partner's log shows the message, not a bare "HTTP 400" (status codes chapter).
+        assert r.status == 200, (r.status, body)
     return token_a, body
 
 

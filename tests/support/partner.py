@@ -110,6 +110,9 @@ class FakePlatform:
     most_in_flight: int = 0
     # Callback URLs (response_url) received on commands / charging profiles.
     response_urls: list[str] = field(default_factory=list)
+    # Deviations of sloppy real stacks: "no_routing_headers" (answers without OCPI-from/-to), "no_total_count"
+    # (paginated answers without X-Total-Count), "refuse_hub" (answers the hub's token with 401 on modules).
+    quirks: set[str] = field(default_factory=set)
 
     # -- server side ------------------------------------------------------------------------
     def app(self) -> Starlette:
@@ -167,7 +170,7 @@ class FakePlatform:
                         {k.lower(): v for k, v in request.headers.items()}, body)
         # ClientInfo pushes arrive whenever the hub sees a change: kept apart from module traffic.
         (self.clientinfo if module == "hubclientinfo" else self.received).append(seen)
-        if not self._authorized(request):
+        if not self._authorized(request) or "refuse_hub" in self.quirks:
             return JSONResponse(envelope(status_code=2000, message="unauthorized"), 401)
         path = request.url.path
         first = path not in self.in_flight
@@ -186,6 +189,11 @@ class FakePlatform:
             return JSONResponse(data, status, headers=headers)
         reply_headers = {"X-Request-ID": request.headers.get("x-request-id", ""),
                          "X-Correlation-ID": request.headers.get("x-correlation-id", "")}
+        if "no_routing_headers" not in self.quirks and "ocpi-from-party-id" in request.headers:
+            # A direct response: to = the requesting party, from = us (the party the request was for).
+            for side, other in (("from", "to"), ("to", "from")):
+                for field_name in ("country-code", "party-id"):
+                    reply_headers[f"OCPI-{side}-{field_name}"] = request.headers.get(f"ocpi-{other}-{field_name}", "")
         if module == "locations" and iface == "sender" and request.method == "GET" and rest.strip("/"):
             parts = rest.strip("/").split("/")
             data: Any = location(int(parts[0].removeprefix("LOC")), self.roles[0].country_code,
@@ -222,7 +230,9 @@ class FakePlatform:
         offset = int(request.query_params.get("offset", 0))
         limit = min(int(request.query_params.get("limit", self.page_size)), self.page_size)
         items = everything[offset:offset + limit]
-        headers = reply_headers | {"X-Total-Count": str(len(everything)), "X-Limit": str(self.page_size)}
+        headers = reply_headers | {"X-Limit": str(self.page_size)}
+        if "no_total_count" not in self.quirks:
+            headers["X-Total-Count"] = str(len(everything))
         if offset + limit < len(everything):
             base = self.module_base or self.base_url
             next_url = f"{base}/sender/{module}?offset={offset + limit}&limit={limit}"

@@ -15,7 +15,9 @@ P = "/ocpi/2.2.1"
 @pytest.mark.parametrize(("raw", "module", "interface", "segments", "suffix"), [
     (f"{P}/receiver/tokens/DE/MSP/TOK1", "tokens", "RECEIVER", ("DE", "MSP", "TOK1"), "/DE/MSP/TOK1"),
     (f"{P}/sender/locations", "locations", "SENDER", (), ""),
-    (f"{P}/sender/tariffs/", "tariffs", "SENDER", (), "/"),  # a trailing slash is kept as sent
+    # The collection is the receiver's endpoint as it advertised it, whatever the caller's slash.
+    (f"{P}/sender/tariffs/", "tariffs", "SENDER", (), ""),
+    (f"{P}/sender/tariffs//", "tariffs", "SENDER", (), ""),
     (f"{P}/sender/locations/LOC1/", "locations", "SENDER", ("LOC1",), "/LOC1/"),
     (f"{P}/receiver//tokens//DE/MSP///TOK1", "tokens", "RECEIVER", ("DE", "MSP", "TOK1"), "/DE/MSP/TOK1"),
     # Reserved characters in ids pass as the caller encoded them; the rules read them decoded.
@@ -31,7 +33,27 @@ def test_clean_paths(raw: str, module: str, interface: str, segments: tuple[str,
         module, InterfaceRole(interface), segments, suffix)
 
 
+@pytest.mark.parametrize(("raw", "module", "segments", "suffix"), [
+    (f"{P}/sender/locationsLOC1", "locations", ("LOC1",), "/LOC1"),
+    (f"{P}/sender/locationsLOC1/EVSE1/1", "locations", ("LOC1", "EVSE1", "1"), "/LOC1/EVSE1/1"),
+    (f"{P}/receiver/locationsNL/CPO/LOC1", "locations", ("NL", "CPO", "LOC1"), "/NL/CPO/LOC1"),
+    (f"{P}/receiver/commandsSTART_SESSION", "commands", ("START_SESSION",), "/START_SESSION"),
+    (f"{P}/sender/tokens012345678/authorize", "tokens", ("012345678", "authorize"), "/012345678/authorize"),
+    (f"{P}/receiver/chargingprofilesS%201", "chargingprofiles", ("S 1",), "/S%201"),
+    (f"{P}/receiver/cdrsCDR1/", "cdrs", ("CDR1",), "/CDR1/"),
+])
+def test_endpoint_and_id_glued_without_a_slash(raw: str, module: str, segments: tuple[str, ...], suffix: str) -> None:
+    found = confine("GET", raw.encode(), "ignored")
+    assert isinstance(found, RoutePath)
+    assert (found.module, found.segments, found.suffix, found.tolerated) == (module, segments, suffix, "glued_path")
+    clean = confine("GET", f"{P}/sender/locations/LOC1".encode(), "ignored")
+    assert isinstance(clean, RoutePath) and clean.tolerated is None
+
+
 @pytest.mark.parametrize("raw", [
+    f"{P}/receiver/tokens..",  # a dot segment once the module is split off
+    f"{P}/receiver/tokens%2e%2e/credentials",
+    f"{P}/receiver/tokens%2Fx",
     f"{P}/receiver/tokens/DE/MSP/TOK1/../../../../credentials",
     f"{P}/receiver/tokens/DE/MSP/TOK1/%2e%2e/%2e%2e/%2e%2e/%2e%2e/credentials",
     f"{P}/receiver/tokens/DE/MSP/TOK1/%2E%2e/x",

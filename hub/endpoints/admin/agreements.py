@@ -54,7 +54,7 @@ async def create_agreement(request: Request) -> Response:
     except InvalidAgreements as exc:
         duplicate = any(p.field == "duplicate" for p in exc.problems)
         return _refused(exc.problems, status=409 if duplicate else 400, what="agreement refused")
-    await state.sync.reload()
+    await state.sync.refresh(agreements=[created["id"]])
     return admin_json(created, 201)
 
 
@@ -83,7 +83,7 @@ async def import_agreements(request: Request) -> Response:
         created = await agreements_store.create(state.pool, candidates, _checker(candidates, now, problems))
     except InvalidAgreements as exc:
         return _refused(exc.problems, status=400, what=f"nothing imported, {len(exc.problems)} problem(s)")
-    await state.sync.reload()
+    await state.sync.refresh(agreements=[a["id"] for a in created])
     return admin_json({"created": len(created), "ids": [a["id"] for a in created]}, 201)
 
 
@@ -139,7 +139,7 @@ def _set_status(status: str) -> Handler:
             return admin_error(str(exc), 409)
         if found is None:
             return admin_error("no such agreement", 404)
-        await state.sync.reload()
+        await state.sync.refresh(agreements=[found["id"]])
         return admin_json(found)
     return handler
 

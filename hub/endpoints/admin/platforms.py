@@ -41,7 +41,8 @@ def _platform_id(request: Request) -> int | None:
 
 
 async def get_platform(request: Request) -> Response:
-    """A platform with its parties, each with the roaming agreements (not ended) that name it."""
+    """A platform with its parties, each with the roaming agreements (not ended) that name it, and when it
+    last refused the hub's credentials."""
     pool = hub_state(request).pool
     platform_id = _platform_id(request)
     details = None if platform_id is None else await store.platform_details(pool, platform_id)
@@ -51,6 +52,8 @@ async def get_platform(request: Request) -> Response:
                                                           for p in details["parties"]])
     for party in details["parties"]:
         party["agreements"] = agreements.get((party["country_code"], party["party_id"]), [])
+    # When the platform last refused the hub's own token (401/403): its outbound token needs a new handshake.
+    details["last_outbound_auth_failure"] = await store.outbound_auth_failure(pool, details["id"])
     return admin_json(details)
 
 
@@ -75,7 +78,7 @@ async def delete_platform(request: Request) -> Response:
         return Response(status_code=204)
     if platform_id is None or not await store.delete_platform(state.pool, platform_id):
         return admin_error("no such platform", 404)
-    await state.sync.reload()
+    await state.sync.refresh(platforms=[platform_id])
     return Response(status_code=204)
 
 
@@ -101,7 +104,7 @@ def _set_suspended(suspended: bool) -> Handler:
         platform_id = _platform_id(request)
         if platform_id is None or not await store.set_suspended(state.pool, platform_id, suspended):
             return admin_error("no such platform", 404)
-        await state.sync.reload()
+        await state.sync.refresh(platforms=[platform_id])
         return admin_json(await store.platform_details(state.pool, platform_id))
     return handler
 
@@ -126,10 +129,10 @@ async def update_settings(request: Request) -> Response:
             state.pool, platform_id, changes, _check_settings)
     except msgspec.ValidationError as exc:
         return admin_error(f"invalid settings: {exc}", 400)
-    if merged is None:
+    if merged is None or platform_id is None:
         return admin_error("no such platform", 404)
-    await state.sync.reload()
-    return admin_json(await store.platform_details(state.pool, platform_id))  # type: ignore[arg-type]
+    await state.sync.refresh(platforms=[platform_id])
+    return admin_json(await store.platform_details(state.pool, platform_id))
 
 
 routes = [
