@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"ocpi-hub: {problem}", file=sys.stderr)
         return 2
+    keyfile.check(config)  # a configuration error is said as such, whatever the port's state
     # Bind before anything else: a busy port is one line and exit 2, with nothing started or printed.
     try:
         sock = listener.bind(config.host, config.port)

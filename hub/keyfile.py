@@ -21,14 +21,24 @@ def key_file(config: Config) -> Path:
     return data_path(config) / KEY_FILE
 
 
+def check(config: Config) -> None:
+    """Refuse, before anything starts (the port included), a configuration that can have no key."""
+    if config.database_url and not config.secrets_key:
+        raise _required()
+
+
+def _required() -> ConfigError:
+    return ConfigError(
+        f"{PREFIX}SECRETS_KEY is required with {PREFIX}DATABASE_URL: it encrypts the partners' tokens in the "
+        "database, and every replica needs the same one (make one with: ocpi-hub secrets new-key)")
+
+
 def secrets_key(config: Config, *, embedded: bool) -> tuple[str, str | None]:
     """The key's text, and a sentence to say once at start-up when a key file was just created."""
     if config.secrets_key:
         return config.secrets_key, None
     if not embedded:
-        raise ConfigError(
-            f"{PREFIX}SECRETS_KEY is required with {PREFIX}DATABASE_URL: it encrypts the partners' tokens in the "
-            "database, and every replica needs the same one (make one with: ocpi-hub secrets new-key)")
+        raise _required()
     path = key_file(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

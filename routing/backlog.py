@@ -115,8 +115,10 @@ class Push:
         self.sender = sender
         self._doc: dict[str, msgspec.Raw] | bool | None = False
         self._merged: dict[int, Payload] = {}
-        # What an entry of this push counts beyond its body.
-        self.base_bytes = ENTRY_BYTES + len(path) + len(query)
+        # What an entry of this push counts beyond its body. The correlation id is the sender's choice, up
+        # to the size of a request head (16 KiB): uncounted, DELETEs with long ones held hundreds of MB
+        # while the byte limits saw a few.
+        self.base_bytes = ENTRY_BYTES + len(path) + len(query) + len(correlation_id) + len(sender)
 
     def doc(self) -> dict[str, msgspec.Raw] | None:
         """The body as a JSON object of raw values (None when it is no JSON object), decoded once."""
@@ -281,7 +283,8 @@ class Backlog:
             else:
                 grow_entries = 0
                 grow_bytes = (len(payload.data) if payload is not None else 0) - \
-                    (len(target.payload.data) if target.payload is not None else 0)
+                    (len(target.payload.data) if target.payload is not None else 0) + base - target.push.base_bytes
+                add_bytes += base - target.push.base_bytes
             if payload is not None and id(payload) not in counted and payload.refs == 0:
                 counted.add(id(payload))
                 add_bytes += len(payload.data)
@@ -362,6 +365,7 @@ class Backlog:
         target.payload = payload
         if push.method != "PATCH":
             target.method = push.method  # a PATCH merged into a PUT stays a PUT
+        self.bytes += push.base_bytes - target.push.base_bytes  # correlation ids differ in length
         target.push = push
         r.bytes += target.size
 

@@ -7,10 +7,11 @@ arguments.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-import orjson
+import msgspec
 
 
 def rebase_url(url: str, upstream_base: str, hub_base: str) -> tuple[str, bool]:
@@ -52,21 +53,40 @@ def rewrite_link_header(value: str, upstream_base: str, hub_base: str) -> tuple[
     return "".join(out), clean
 
 
+# The body is parsed by the parser that checked it (``routing.body_view``): a body that check accepted
+# but this parse refused (orjson refuses ``1e400``) would go on with its response_url unrewritten, and
+# the receiver would post its result, with its token for the hub, wherever the sender chose. Numbers
+# come back as written (``1E+400``, ``0.10``): no float in between.
+_decode_body = msgspec.json.Decoder(float_hook=decimal.Decimal).decode
+_encode_body = msgspec.json.Encoder(decimal_format="number").encode
+_RESPONSE_URL = "response_url"
+
+
+def _is_response_url(key: str) -> bool:
+    # Any case: receivers that bind names case-insensitively (ASP.NET Core's defaults, for the body and
+    # the query) read ``Response_URL`` as their response_url, so the hub must rewrite it too.
+    return key.lower() == _RESPONSE_URL
+
+
 def rewrite_body_response_url(body: bytes, make_callback: Callable[[str], str]) -> bytes | None:
-    """The JSON body with its top-level ``response_url`` replaced, or None when it has none."""
+    """The JSON body with its top-level ``response_url`` (in any case) replaced, or None when it has none."""
     try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        obj = _decode_body(body)
+    except msgspec.DecodeError:
         return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("response_url"), str):
+    if not isinstance(obj, dict):
         return None
-    obj["response_url"] = make_callback(obj["response_url"])
-    return orjson.dumps(obj)
+    found = False
+    for key, value in obj.items():
+        if isinstance(value, str) and _is_response_url(key):
+            obj[key] = make_callback(value)
+            found = True
+    return _encode_body(obj) if found else None
 
 
 def rewrite_query_response_url(query: str, make_callback: Callable[[str], str]) -> str | None:
-    """The query string with its ``response_url`` replaced, or None when it has none."""
+    """The query string with its ``response_url`` (in any case) replaced, or None when it has none."""
     pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k == "response_url" for k, _ in pairs):
+    if not any(_is_response_url(k) for k, _ in pairs):
         return None
-    return urlencode([(k, make_callback(v) if k == "response_url" else v) for k, v in pairs])
+    return urlencode([(k, make_callback(v) if _is_response_url(k) else v) for k, v in pairs])

@@ -31,3 +31,13 @@ def test_root_and_benchmark_readmes_install_the_same_extras() -> None:
 
     bench = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
     assert extras(README.split("## Benchmarks", 1)[1]) == extras(bench) == {"bench"}
+
+
+def test_every_outcome_label_value_is_in_the_metrics_table() -> None:
+    from routing.observe import OUTCOMES
+
+    rows = [line for line in README.split("**Metrics**", 1)[1].split("\n\n", 2)[1].splitlines()
+            if line.startswith(("| `ocpihub_requests_total`", "| `ocpihub_broadcast_deliveries_total`"))]
+    assert len(rows) == 2
+    documented = set(re.findall(r"[a-z_]+", " ".join(rows)))
+    assert set(OUTCOMES) <= documented, sorted(set(OUTCOMES) - documented)

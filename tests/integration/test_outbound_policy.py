@@ -9,6 +9,7 @@ no test asks a real DNS server, and nothing is sent beyond loopback.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -212,14 +213,22 @@ async def test_response_url_refused_answers_2001_and_the_receiver_sees_nothing(n
     msp = await net.registered(hub, emsp("msp"))
     station = await net.registered(hub, cpo("cpo"))
     command = {"token": {"uid": "T1"}, "location_id": "LOC1"}
-    for response_url in (f"http://2130706434:{forbidden.port}/cb", f"http://internal.test:{forbidden.port}/cb"):
+    evil = f"http://127.0.0.2:{forbidden.port}/cb"
+    bodies = [json.dumps(command | {"response_url": url}).encode()
+              for url in (f"http://2130706434:{forbidden.port}/cb", f"http://internal.test:{forbidden.port}/cb")]
+    # Valid JSON that a parser other than the hub's body check refuses (orjson: 1e400), and the key in
+    # another case (ASP.NET Core binds names case-insensitively): neither may reach the CPO unrewritten.
+    bodies += [json.dumps(command | {"response_url": evil}).encode()[:-1] + b', "n": 1e400}',
+               json.dumps(command | {"Response_URL": evil}).encode()]
+    for raw in bodies:
         status, _, body = await msp.call("POST", "commands", "RECEIVER", "/START_SESSION", to=station.party(),
-                                         body=command | {"response_url": response_url})
+                                         raw_body=raw)
         assert (status, body["status_code"]) == (200, 2001), body
         assert "response_url" in body["status_message"] and "loopback address" in body["status_message"]
-    query = f"?duration=900&response_url=http://127.0.0.2:{forbidden.port}/cb"
-    status, _, body = await msp.call("GET", "chargingprofiles", "RECEIVER", f"/SESSION1{query}", to=station.party())
-    assert (status, body["status_code"]) == (200, 2001), body
+    for query in (f"?duration=900&response_url={evil}", f"?duration=900&RESPONSE_URL={evil}"):
+        status, _, body = await msp.call("GET", "chargingprofiles", "RECEIVER", f"/SESSION1{query}",
+                                         to=station.party())
+        assert (status, body["status_code"]) == (200, 2001), body
     assert not station.received and forbidden.connections == 0
     # An allowed response_url still goes through.
     status, _, body = await msp.call("POST", "commands", "RECEIVER", "/START_SESSION", to=station.party(),

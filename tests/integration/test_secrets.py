@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from partners.secrets import Keyring, hub_secret_context, key_id, new_key, outbo
 from tests.support.network import TEST_SECRETS_KEY, Network, RunningHub
 from tests.support.partner import FakePlatform, cpo, emsp
 from tests.support.process import hub_command
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -149,11 +149,15 @@ async def test_key_rotation_re_encrypts_everything_or_nothing(net: Network) -> N
 
 
 def test_an_external_database_without_a_key_is_refused_with_how_to_make_one(tmp_path: Path) -> None:
+    # The port is busy (as 8080 is when the README's first command still runs): the configuration
+    # error is what the operator must hear, not the port.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OCPI_HUB_DATA_DIR": str(tmp_path),
-           "OCPI_HUB_DATABASE_URL": "postgresql://hub@127.0.0.1:1/hub"}
-    # A port of its own: serve binds before it looks at the key, and 8080 may be anyone's.
-    out = subprocess.run([*hub_command(), "serve", "--port", str(free_port())], env=env, capture_output=True,
-                         text=True, timeout=60)
+           "OCPI_HUB_DATABASE_URL": "postgresql://hub@127.0.0.1:1/hub", "OCPI_HUB_PORT": str(busy.getsockname()[1])}
+    with busy:
+        out = subprocess.run([*hub_command(), "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "OCPI_HUB_SECRETS_KEY is required with OCPI_HUB_DATABASE_URL" in out.stderr
     assert "ocpi-hub secrets new-key" in out.stderr

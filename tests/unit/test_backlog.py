@@ -209,6 +209,13 @@ def test_a_push_over_a_limit_is_refused_for_every_receiver(kw: dict[str, int], r
     assert len(deliveries(backlog)) == 4
 
 
+def test_the_byte_limits_count_the_correlation_id_the_sender_chose() -> None:
+    backlog = Backlog(limits(receiver_bytes=ENTRY_BYTES + 1000))
+    with_long_id = Push("locations", "DELETE", LOC, "", None, since=0.0, correlation_id="c" * 2000)
+    assert isinstance(backlog.admit(with_long_id, (A,)), Refused)
+    admit(backlog, Push("locations", "DELETE", LOC, "", None, since=0.0, correlation_id="c"))
+
+
 def test_a_full_backlog_still_absorbs_a_push_that_coalesces() -> None:
     backlog = Backlog(limits(receiver_entries=1))
     admit(backlog, push("PUT", body={"s": 1}))

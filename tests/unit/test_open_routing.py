@@ -10,7 +10,7 @@ from partners.model import InterfaceRole, Role
 from partners.registry import Party, PartyKey
 from routing import body_view
 from routing.errors import AgreementDeniedError, AmbiguousReceiverError
-from routing.learned import Kind, LearnedRoutes
+from routing.learned import MAX_ID_LENGTH, Kind, LearnedRoutes
 from routing.open_routing import broadcastable, decide, learn_from
 from routing.policy import Ask
 
@@ -145,6 +145,16 @@ def test_learned_routes_are_keyed_by_owner_bounded_and_only_changes_are_queued()
     routes.merge(Kind.TOKEN, MS2.key, "d", HUB)
     assert routes.take_pending() == []
     assert routes.target(Kind.TOKEN, MSP.key, "d") is None
+
+
+def test_object_ids_longer_than_any_ocpi_id_are_not_learned() -> None:
+    routes = LearnedRoutes()
+    longest, too_long = "L" * MAX_ID_LENGTH, "L" * (MAX_ID_LENGTH + 1)
+    learn_from(ask(CPO, "locations", R, "PUT", f"/NL/CPO/{longest}"), HUB, routes.learn)
+    learn_from(ask(CPO, "locations", R, "PUT", f"/NL/CPO/{too_long}"), HUB, routes.learn)
+    routes.merge(Kind.TOKEN, MSP.key, too_long, CPO.key)  # nor taken from the database
+    assert routes.take_pending() == [(Kind.LOCATION, CPO.key, longest, HUB)]
+    assert routes.owners(Kind.LOCATION, too_long) == () and routes.owners(Kind.TOKEN, too_long) == ()
 
 
 def test_body_that_is_not_an_object_matches_no_rule() -> None:

@@ -54,3 +54,20 @@ def test_query_response_url_is_replaced() -> None:
     out = rewrite_query_response_url("duration=900&response_url=https%3A%2F%2Fmsp%2Fcb%3Fid%3D1", lambda u: "H/" + u)
     assert out == "duration=900&response_url=H%2Fhttps%3A%2F%2Fmsp%2Fcb%3Fid%3D1"
     assert rewrite_query_response_url("duration=900", lambda u: u) is None
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # JSON the hub's body check accepts must be rewritten, whatever another parser thinks of it; the
+    # other values come back as written (no float in between).
+    (b'{"response_url": "https://msp/cb", "n": 1e400, "price": 0.10, "big": 123456789012345678901234567890}',
+     b'{"response_url":"H","n":1E+400,"price":0.10,"big":123456789012345678901234567890}'),
+    # A key in another case is what a case-insensitive receiver binds as its response_url.
+    (b'{"Response_URL": "https://msp/cb", "location_id": "L1"}', b'{"Response_URL":"H","location_id":"L1"}'),
+    (b'{"response_url": "https://a", "RESPONSE_URL": "https://b"}', b'{"response_url":"H","RESPONSE_URL":"H"}'),
+])
+def test_every_response_url_a_receiver_could_read_is_replaced(body: bytes, expected: bytes) -> None:
+    assert rewrite_body_response_url(body, lambda u: "H") == expected
+
+
+def test_query_response_url_in_another_case_is_replaced() -> None:
+    assert rewrite_query_response_url("Response_Url=https%3A%2F%2Fmsp%2Fcb", lambda u: "H") == "Response_Url=H"
