@@ -10,13 +10,14 @@ never shown.
 
 Every answer carries the routing headers (transport chapter, "Overview of required/optional routing
 headers"): from = the party that answered (the receiver, or the hub for its own answers, GET all and
-broadcasts), to = the requester. A receiver's answer that lacks them gets them from the hub; the header
-pairs are built once per party and reused.
+broadcasts), to = the requester. The hub writes them itself, replacing what a receiver's answer says
+(a receiver cannot answer in another party's name); the header pairs are built once per party and reused.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -45,7 +46,7 @@ from routing.errors import BacklogFullError, DeniedError, ReceiverRefusedHubErro
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import Totals, get_all
 from routing.headers import RequestHeaders, read_headers
-from routing.learned import LearnedRoutes
+from routing.learned import Kind, LearnedRoutes
 from routing.location_fetch import LocationFetcher
 from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, RolelessPath, RoutePath, hub_endpoint_path
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
@@ -96,6 +97,9 @@ _REFUSED_HUB = frozenset({401, 403})
 _Headers = tuple[tuple[bytes, bytes], ...]
 _FROM_CC, _FROM_PID = b"ocpi-from-country-code", b"ocpi-from-party-id"
 _TO_CC, _TO_PID = b"ocpi-to-country-code", b"ocpi-to-party-id"
+_ROUTING = frozenset({_FROM_CC, _FROM_PID, _TO_CC, _TO_PID})
+# A body that is a JSON array: OCPI requests carry one object (the view reads each element alike).
+_LIST = re.compile(rb"\s*\[")
 # A deviation is counted every time, logged at most once a minute per platform and kind.
 _LOG_EVERY = 60.0
 
@@ -224,10 +228,14 @@ class RoutingApp:
             self._tolerate(route_path.tolerated, platform.id, "accepted a URL glued to the module without '/'")
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform, parties.answer_to = sender.label, platform.id, sender.key
+        if not headers.from_country_code and route_path.version not in headerless.HEADERLESS:
+            self._tolerate("sender_inferred", platform.id, "inferred the sender: no OCPI-from headers")
         hub_party = self.settings.hub_party
         key = headerless.addressed(to_key(headers.to_country_code, headers.to_party_id), route_path, hub_party)
         body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
         ask = Ask(sender, method, module, interface, route_path.segments, body_view.read(body))
+        if body is not None and _LIST.match(body) is not None:
+            self._tolerate("list_body", platform.id, "accepted a JSON list where OCPI sends one object")
         self.policy.authorize(ask)
         now = self.clock()
         if key is not None and key != hub_party:
@@ -257,6 +265,7 @@ class RoutingApp:
             route = resolve_receiver(snapshot, target, module, interface)
         parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
         self.policy.admit(snapshot, ask, route.party, now)
+        self.policy.admit_session(ask, route.party, self._session_emsp)
         assert route.platform.outbound_auth is not None
         crossing = self.bridge.crossing(route_path, method, sender, platform, route.party, route.platform)
         if crossing is not None:
@@ -414,28 +423,37 @@ class RoutingApp:
                (b"x-correlation-id", correlation_id)]
         passed = _PASSED_BACK
         rebase = parties.rebase
-        has_from = has_to = False
+        said: list[tuple[bytes, bytes]] = []
         for name, value in upstream.headers:
             lname = name.lower()
             if lname not in passed:
                 continue
-            if lname == _FROM_CC or lname == _FROM_PID:
-                has_from = True
-            elif lname == _TO_CC or lname == _TO_PID:
-                has_to = True
-            elif rebase is not None and lname in _REBASED:
+            if lname in _ROUTING:
+                said.append((lname, value.upper()))
+                continue
+            if rebase is not None and lname in _REBASED:
                 rebased = await self._rebase(lname, value, *rebase, parties, upstream.status)
                 if rebased is None:
                     continue
                 value = rebased
             out.append((lname, value))
-        if not has_from and parties.answer_from is not None:
-            out += self._pairs(parties.answer_from)[0]
+        # The hub says who answered and to whom, whatever the receiver's headers claim: the party it routed
+        # the request to, and the requester. A receiver naming another party would otherwise make the caller
+        # file the answer under that party.
+        answer_from, answer_to = parties.answer_from, parties.answer_to
+        if answer_from is None or answer_to is None:
+            out += said  # no party established (cannot happen on a routed answer): pass on what was said
+        else:
+            ours = self._pairs(answer_from)[0] + self._pairs(answer_to)[1]
+            out += ours
             if rebase is not None:  # a receiver's answer (the hub's own answers are built without them)
-                self._tolerate("no_routing_headers", parties.receiver_platform,
-                               "receiver answered without OCPI-from/OCPI-to headers")
-        if not has_to and parties.answer_to is not None:
-            out += self._pairs(parties.answer_to)[1]
+                if not said:
+                    self._tolerate("no_routing_headers", parties.receiver_platform,
+                                   "receiver answered without OCPI-from/OCPI-to headers")
+                elif sorted(said) != sorted(ours):
+                    self._tolerate("answer_routing_headers", parties.receiver_platform,
+                                   "receiver's answer named other parties in OCPI-from/OCPI-to; the hub sent the "
+                                   "parties it routed between")
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
         upstream.release()  # written: its bytes no longer count against the answer budget
@@ -474,6 +492,9 @@ class RoutingApp:
             log.warning("could not keep a Location header reachable through the hub: database unavailable")
             return None
         return self._callback_base + text
+
+    def _session_emsp(self, cpo: PartyKey, session_id: str) -> PartyKey | None:
+        return self.learned.target(Kind.SESSION, cpo, session_id)
 
     def _pairs(self, key: PartyKey) -> tuple[_Headers, _Headers]:
         """(OCPI-from-* headers, OCPI-to-* headers) naming ``key``, built once per party."""

@@ -7,7 +7,8 @@ with its own token). A segment that is a dot segment, raw or percent-encoded in 
 (``..``, ``%2e%2E``, ``.%2e``, also with a ``;param`` as some servers strip it), or that hides a slash
 or backslash (``%2F``, ``%5C``, a raw ``\\``, or such an escape encoded twice), is refused: a receiver
 that normalises paths would otherwise resolve it outside its module endpoint, where the hub's token
-opens its credentials module. Empty segments (``//``) are collapsed. What is forwarded is always
+opens its credentials module. Empty segments (``//``) are collapsed (a tolerated deviation,
+``empty_path_segment``). What is forwarded is always
 ``{receiver's module endpoint}`` + the clean suffix.
 
 URL shapes partners' libraries build are all accepted here, in one place: with or without a trailing
@@ -104,11 +105,11 @@ def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | Rolel
         _check(decoded)
         raw_parts.append(part)
         parts.append(decoded)
-    return _routed(parts, raw_parts, raw.endswith("/"), path)
+    return _routed(parts, raw_parts, raw.endswith("/"), path, "//" in raw)
 
 
 def _routed(parts: list[str], raw_parts: list[str], trailing_slash: bool,
-            path: str) -> RoutePath | RolelessPath | CallbackPath:
+            path: str, collapsed: bool = False) -> RoutePath | RolelessPath | CallbackPath:
     """What a confined path names, by its version prefix: ``/ocpi/{version}/{sender|receiver}/{module}...``
     (2.2, 2.2.1, 2.3.0), ``/ocpi/2.1.1/{module}...`` (no interface roles), or a callback ticket. A module
     the version lacks (payments below 2.3.0, charging profiles in 2.1.1) is no endpoint."""
@@ -127,7 +128,8 @@ def _routed(parts: list[str], raw_parts: list[str], trailing_slash: bool,
         interface = SEGMENT_INTERFACE.get(parts[2])
         if interface is None or len(parts) < 4:
             raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
-    tolerated = None
+    # One kind per request: a glued path says more about the caller's URL building than a '//' does.
+    tolerated = "empty_path_segment" if collapsed else None
     if parts[at] not in _MODULES[version]:
         module = _glued_module(parts[at], version)
         if module is None:

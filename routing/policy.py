@@ -16,6 +16,10 @@ Rules (the README's tables say the same to partners and operators):
 * **agreement** — with ``OCPI_HUB_AGREEMENTS=required``, a roaming agreement between the CPO and the
   eMSP-side party covers the module now.
 * **ambiguous** — open routing found several receivers and will not guess (see ``open_routing``).
+* **ownership of a session** — a command naming a ``session_id`` (STOP_SESSION) and every charging
+  profile request act on a session: the CPO's session must have gone to the sender, as far as the
+  hub has seen it go (:meth:`Policy.admit_session`). A session the hub never saw is let through: it
+  cannot tell, and refusing would break sessions pushed before the hub learned (or after it forgot).
 
 The sender-side rules run once per request (:meth:`Policy.authorize`), the receiver-side rules once
 per receiver (:meth:`Policy.admit` for one, :meth:`Policy.receivers` to filter a broadcast or a GET
@@ -26,7 +30,7 @@ and the ticket itself (``routing.callbacks``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from partners.model import ConnectionStatus, InterfaceRole, Role
@@ -96,6 +100,19 @@ def refuse_suspended(platform: Platform) -> None:
     if platform.suspended or platform.status is ConnectionStatus.SUSPENDED:
         raise SuspendedError("platform is suspended by the hub operator: only the versions module and "
                              "GET or PUT on credentials are open to it")
+
+
+def session_acted_on(ask: Ask) -> str | None:
+    """The session id a request to a CPO's receiver interface acts on: a command's ``session_id``
+    (STOP_SESSION), the first URL segment of a charging profile request; None for anything else."""
+    if ask.interface is not _R:
+        return None
+    if ask.module == "chargingprofiles":
+        return ask.segments[0] if ask.segments else None
+    if ask.module == "commands" and len(ask.views) == 1:
+        session_id = ask.views[0].session_id
+        return session_id if isinstance(session_id, str) and session_id else None
+    return None
 
 
 def _roles(roles: tuple[Role, ...]) -> str:
@@ -198,6 +215,20 @@ class Policy:
         raise AgreementDeniedError(
             f"no roaming agreement between CPO {cpo.label} and {emsp.label} covers {side.module} now"
         )
+
+    def admit_session(self, ask: Ask, receiver: Party,
+                      session_emsp: Callable[[PartyKey, str], PartyKey | None]) -> None:
+        """Rule *ownership* of a session: an eMSP stops or steers its own sessions only. ``session_emsp``
+        says which party the hub saw the CPO's session go to (None: not seen)."""
+        session_id = session_acted_on(ask)
+        if session_id is None:
+            return
+        emsp = session_emsp(receiver.key, session_id)
+        if emsp is not None and emsp != ask.sender.key:
+            raise OwnershipDeniedError(
+                f"session {session_id} of {receiver.label} belongs to {emsp[0]}*{emsp[1]}: {ask.sender.label} may "
+                f"only send {ask.module} for its own sessions"
+            )
 
     def admits(self, snapshot: Snapshot, ask: Ask, key: PartyKey, now: float) -> bool:
         """Whether open routing may consider party ``key`` at all (rule *agreement*; the rest is

@@ -5,6 +5,7 @@ timeouts and hubclientinfo, with partner fakes that behave like the sloppy stack
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from partners import tickets_store
 from tests.integration.test_hub_features import eventually, hubclientinfo, pushes, received
 from tests.integration.test_operations import metric, scrape
 from tests.support.network import Network, RunningHub
-from tests.support.partner import FakePlatform, Role, cpo, emsp, envelope, raw_request, token_header
+from tests.support.partner import FakePlatform, Role, cpo, emsp, envelope, location, raw_request, token_header
 
 pytestmark = pytest.mark.anyio
 HUB = ("NL", "HUB")
@@ -61,7 +62,24 @@ async def test_glued_doubled_and_slashed_urls_reach_the_receiver_clean(world: Wo
     status, _, body = await world.emsp.call("POST", "commands", "RECEIVER", url=glued, to=world.cpo.party(),
                                             body=command)
     assert body["data"]["result"] == "ACCEPTED" and world.cpo.received[-1].path == "/receiver/commands/START_SESSION"
-    assert metric(await scrape(world.hub.base_url), "ocpihub_tolerated_deviations_total", kind="glued_path") == 3
+    scraped = await scrape(world.hub.base_url)
+    assert metric(scraped, "ocpihub_tolerated_deviations_total", kind="glued_path") == 3
+    assert metric(scraped, "ocpihub_tolerated_deviations_total", kind="empty_path_segment") == 1
+
+
+async def test_a_missing_sender_and_a_list_body_are_accepted_and_counted(world: World) -> None:
+    # No OCPI-from headers: the caller's one eMSP party is the sender.
+    status, _, body = await world.emsp.call("GET", "locations", "SENDER", "/LOC1", to=world.cpo.party(),
+                                            headers={"OCPI-from-country-code": None, "OCPI-from-party-id": None})
+    assert body["status_code"] == 1000 and world.cpo.received[-1].headers["ocpi-from-party-id"] == "MSP"
+    # A Location wrapped in a list: checked element by element, forwarded as sent.
+    pushed = [location(1, "NL", "CPO")]
+    status, _, body = await world.cpo.call("PUT", "locations", "RECEIVER", "/NL/CPO/LOC1", to=world.emsp.party(),
+                                           body=pushed)
+    assert body["status_code"] == 1000 and json.loads(world.emsp.received[-1].body) == pushed
+    scraped = await scrape(world.hub.base_url)
+    for kind in ("sender_inferred", "list_body"):
+        assert metric(scraped, "ocpihub_tolerated_deviations_total", kind=kind) == 1, kind
 
 
 async def test_hubs_own_endpoints_answer_both_forms_and_ocpi_errors_everywhere_under_ocpi(world: World) -> None:
@@ -164,6 +182,14 @@ async def test_every_answer_carries_routing_headers(net: Network, world: World) 
     _, headers, body = await world.emsp.call("GET", "locations", "SENDER", "/LOC1", to=bare.party())
     assert body["status_code"] == 1000 and routing(headers) == ("NL", "BAR", "DE", "MSP")
     kind = {"kind": "no_routing_headers"}
+    assert metric(await scrape(world.hub.base_url), "ocpihub_tolerated_deviations_total", **kind) == 1
+    # One that names other parties (here: another CPO, to someone else) cannot answer in their name.
+    liar = cpo("liar", pid="LIA")
+    liar.quirks.add("claims_other_party")
+    await net.registered(world.hub, liar)
+    _, headers, body = await world.emsp.call("GET", "locations", "SENDER", "/LOC1", to=liar.party())
+    assert body["status_code"] == 1000 and routing(headers) == ("NL", "LIA", "DE", "MSP")
+    kind = {"kind": "answer_routing_headers"}
     assert metric(await scrape(world.hub.base_url), "ocpihub_tolerated_deviations_total", **kind) == 1
 
 

@@ -202,6 +202,23 @@ async def test_two_cpos_with_the_same_ids_never_get_each_others_traffic(world: W
         status, _, answer = await sender.call("PUT", "chargingprofiles", "RECEIVER", "/S1",
                                               body={"response_url": "http://127.0.0.1:9/cb", "charging_profile": {}})
         assert answer["status_code"] == 1000 and station.received[-1].path == "/receiver/chargingprofiles/S1"
+    # Naming the CPO does not help an eMSP act on another eMSP's session: CPO 1's S1 went to DE*MSP.
+    seen = w.seen()
+    for method, module, suffix, body in (
+        ("POST", "commands", "/STOP_SESSION", {"response_url": "http://127.0.0.1:9/cb", "session_id": "S1"}),
+        ("PUT", "chargingprofiles", "/S1", {"response_url": "http://127.0.0.1:9/cb", "charging_profile": {}}),
+        ("GET", "chargingprofiles", "/S1?duration=900&response_url=http://127.0.0.1:9/cb", None),
+        ("DELETE", "chargingprofiles", "/S1?response_url=http://127.0.0.1:9/cb", None),
+    ):
+        status, _, answer = await w.msp2.call(method, module, "RECEIVER", suffix, to=w.cpo1.party(), body=body)
+        assert (status, answer["status_code"]) == (200, 2001), (module, suffix, answer)
+        assert "session S1 of NL*CPO belongs to DE*MSP" in answer["status_message"]
+    assert w.seen() == seen
+    # Its own session, and a session the hub never saw (it cannot tell), still go through.
+    for sid, station in (("S1", w.cpo2), ("S77", w.cpo1)):
+        status, _, answer = await w.msp2.call("POST", "commands", "RECEIVER", "/STOP_SESSION", to=station.party(),
+                                              body={"response_url": "http://127.0.0.1:9/cb", "session_id": sid})
+        assert answer["status_code"] == 1000 and station.received[-1].path == "/receiver/commands/STOP_SESSION"
     # LOC1 has two owners: the hub asks for OCPI-to instead of guessing.
     seen = w.seen()
     status, _, answer = await w.msp1.call("POST", "commands", "RECEIVER", "/START_SESSION",

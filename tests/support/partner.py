@@ -194,6 +194,9 @@ class FakePlatform:
             for side, other in (("from", "to"), ("to", "from")):
                 for field_name in ("country-code", "party-id"):
                     reply_headers[f"OCPI-{side}-{field_name}"] = request.headers.get(f"ocpi-{other}-{field_name}", "")
+        if "claims_other_party" in self.quirks:
+            reply_headers |= {"OCPI-from-country-code": "NL", "OCPI-from-party-id": "CPO",
+                              "OCPI-to-country-code": "BE", "OCPI-to-party-id": "XYZ"}
         if module == "locations" and iface == "sender" and request.method == "GET" and rest.strip("/"):
             parts = rest.strip("/").split("/")
             data: Any = location(int(parts[0].removeprefix("LOC")), self.roles[0].country_code,

@@ -285,3 +285,38 @@ def test_messages_never_hold_more_than_parties_and_modules() -> None:
         REQUIRED.decide(snapshot(), ask(CPO, "locations", R, "/NL/CPO/L1", b"{}"), MSP, NOW)
     assert caught.value.message == "no roaming agreement between CPO NL*CPO and DE*MSP covers locations now"
     assert math.isinf(snapshot(agreement(1, CPO, MSP)).agreements[(*CPO.key, *MSP.key)][0].valid_until)
+
+
+# -- ownership of a session: STOP_SESSION and charging profiles ------------------------------------
+
+SEEN = {(CPO.key, "S1"): MSP.key}  # the hub saw NL*CPO's session S1 go to DE*MSP
+
+
+def seen(cpo: tuple[str, str], session_id: str) -> tuple[str, str] | None:
+    return SEEN.get((cpo, session_id))
+
+
+@pytest.mark.parametrize(("sender", "module", "path", "body", "method", "refused"), [
+    (MS2, "commands", "/STOP_SESSION", b'{"session_id": "S1", "response_url": "x"}', "POST", True),
+    (MS2, "chargingprofiles", "/S1", b'{"response_url": "x"}', "PUT", True),
+    (MS2, "chargingprofiles", "/S1", None, "GET", True),
+    (MS2, "chargingprofiles", "/S1", None, "DELETE", True),
+    (MSP, "commands", "/STOP_SESSION", b'{"session_id": "S1", "response_url": "x"}', "POST", False),
+    (MSP, "chargingprofiles", "/S1", None, "DELETE", False),
+    (MS2, "commands", "/STOP_SESSION", b'{"session_id": "S2", "response_url": "x"}', "POST", False),  # never seen
+    (MS2, "commands", "/START_SESSION", b'{"location_id": "S1", "response_url": "x"}', "POST", False),
+    (MS2, "commands", "/STOP_SESSION", b'{"session_id": 7, "response_url": "x"}', "POST", False),  # no id
+])
+def test_an_emsp_stops_and_steers_its_own_sessions_only(sender: Party, module: str, path: str, body: bytes | None,
+                                                        method: str, refused: bool) -> None:
+    request = ask(sender, module, R, path, body, method)
+    if refused:
+        with pytest.raises(OwnershipDeniedError, match="session S1 of NL\\*CPO belongs to DE\\*MSP"):
+            Policy(agreements_required=False).admit_session(request, CPO, seen)
+    else:
+        Policy(agreements_required=False).admit_session(request, CPO, seen)
+
+
+def test_a_session_of_another_cpo_with_the_same_id_is_not_confused() -> None:
+    request = ask(MS2, "commands", R, "/STOP_SESSION", b'{"session_id": "S1"}', "POST")
+    Policy(agreements_required=False).admit_session(request, CP2, seen)  # NL*CP2's S1 is not NL*CPO's
