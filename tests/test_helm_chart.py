@@ -262,6 +262,10 @@ def test_production_example_uses_its_own_secrets_a_verified_database_and_three_s
     assert {"secretRef": {"name": "ocpi-hub-secrets"}} in migrate["envFrom"]
     assert {"name": "db-ca", "mountPath": "/etc/ocpi-hub/db-ca", "readOnly": True} in migrate["volumeMounts"]
     assert by_kind(docs, "NetworkPolicy") and by_kind(docs, "PrometheusRule") and by_kind(docs, "ServiceMonitor")
+    # Behind ingress-nginx the hub must believe the controller's X-Forwarded-For, or every partner has one address.
+    config = next(d for d in by_kind(docs, "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+    assert config["data"]["OCPI_HUB_TRUSTED_PROXIES"] == "10.244.0.0/16"
+    assert "pod CIDR" in (CHART / "examples" / "production-values.yaml").read_text()
 
 
 def test_migration_job_needs_an_existing_secret() -> None:
