@@ -85,7 +85,7 @@ class Registrar:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _caller(self, tls: OutboundTls | None) -> handshake.Caller:
-        return handshake.Caller(self.http, self.outbound, self.tls.for_aiohttp(tls))
+        return handshake.Caller(self.http, self.outbound, self.tls.for_aiohttp(tls), self.tolerated)
 
     @contextlib.contextmanager
     def _refusals(self, platform_id: int | None) -> Iterator[None]:

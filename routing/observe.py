@@ -15,7 +15,9 @@ ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")
 """Why the hub refused a receiver's answer (the ``reason`` label of ocpihub_answers_refused_total)."""
 
 TOLERATED = ("link_header", "location_header", "content_length_and_chunked", "inbound_token_spelling",
-             "outbound_token_spelling", "glued_path", "slash_redirect", "no_routing_headers")
+             "outbound_token_spelling", "glued_path", "slash_redirect", "no_routing_headers",
+             # partners' registration answers (partners.handshake.TOLERATED)
+             "no_envelope", "single_version", "version_details_in_list")
 """Partner deviations the hub works around (the ``kind`` label of ocpihub_tolerated_deviations_total)."""
 
 
