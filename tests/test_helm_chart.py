@@ -360,6 +360,12 @@ def test_the_secrets_key_is_generated_or_taken_from_values_and_reaches_the_pods(
     assert key_in(render({"secrets": {"secretsKey": mine}})) == mine
 
 
+def test_dashboard_and_alerts_read_no_created_series() -> None:
+    # The hub exports no *_created series (hub.metrics turns them off): a query on one would see nothing.
+    for path in (CHART / "dashboards" / "ocpi-hub.json", CHART / "alerts" / "ocpi-hub.rules.yaml"):
+        assert not re.search(r"\bocpihub_\w*_created\b", path.read_text()), path
+
+
 def test_every_dashboard_metric_is_one_the_hub_exports() -> None:
     from hub.metrics import Metrics
     from partners.registry import Registry
