@@ -22,7 +22,7 @@ import yaml
 
 from tests.integration.test_operations import scrape
 from tests.support.network import Network
-from tests.support.prometheus import Prometheus, PrometheusError, binaries
+from tests.support.prometheus import Prometheus, PrometheusError, binaries, cache_dir, fetched
 from tests.support.traffic import World, build_world, run_round
 
 pytestmark = pytest.mark.slow
@@ -40,6 +40,18 @@ def tools() -> tuple[str, str]:
     if isinstance(found, str):
         pytest.skip(found)
     return found
+
+
+def test_prometheus_is_unpacked_into_the_tests_cache_not_installed(tools: tuple[str, str]) -> None:
+    # apt-get install needed root and, under systemd, started a prometheus service on :9090 as a side effect.
+    unpacked = fetched(cache_dir() / "prometheus")
+    if isinstance(unpacked, str):
+        pytest.skip(f"using prometheus from PATH: {unpacked}")
+    assert tools == unpacked
+    for binary in tools:
+        assert Path(binary).is_relative_to(cache_dir()), binary
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and "version 2." in out.stdout + out.stderr, out
 
 
 def alert_rules() -> list[dict[str, Any]]:
