@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks import answer_memory, answer_stage, decision, json_check, perimeter, policy, seed
+from benchmarks import answer_memory, answer_stage, decision, json_check, perimeter, policy, seed, translation
 from benchmarks.loadgen import LoadResult, have_wrk, run_load
 from hub.database import EmbeddedPostgres
 
@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                 levels, seconds)
                         results["forwarding"] += measure_server(name, port, put_path, "PUT", put_headers, put,
                                                                 levels, seconds)
+                        if name == "hub":
+                            results["forwarding"] += translated(dsn, port, upstream_base, levels, seconds)
                 if shutil.which("nginx") and not opts.tiny:
                     port = free_port()
                     (tmp / "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=port, upstream=up_port))
@@ -300,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     print("JSON check per routed body (strict vs syntax only):", flush=True)
     results["json_check"] = json_check.measure(seconds_per_point=0.1 if opts.tiny else 0.5)
     for row in results["json_check"]:
+        print(f"  {row}", flush=True)
+    print("version crossing in-process (decode, translate, encode), µs:", flush=True)
+    results["translation"] = translation.measure(tiny=opts.tiny)
+    for row in results["translation"]:
         print(f"  {row}", flush=True)
     print("answer memory soak (hub RSS, normal + oversized answers):", flush=True)
     results["answer_memory"] = answer_memory.measure(normal=300, oversized=10) if opts.tiny else answer_memory.measure()
@@ -398,6 +404,40 @@ def fanout(dsn: str, hub_cmd: list[str], hub_env: dict[str, str], sizes: list[in
     return rows
 
 
+def translated(dsn: str, port: int, sink_base: str, levels: list[int], seconds: float) -> list[dict[str, Any]]:
+    """GET and PUT of a ~1 KB and a ~300 KB Location across versions, on the hub measured above: a 2.2.1
+    eMSP reads a 2.1.1 CPO's Location (the answer is translated up), a 2.2.1 CPO pushes a Location to a 2.1.1
+    eMSP (the body is translated down). The 2.1.1 parties exist only while these rows are measured, so that
+    every other figure is taken with the registry it always had."""
+    rows: list[dict[str, Any]] = []
+    small_port, large_port = free_port(), free_port()
+    upstream = [PY, "-m", "benchmarks.upstream"]
+    with process(pinned(LOAD_CPU, [*upstream, str(small_port), "0", "2.1.1"]), small_port), \
+         process(pinned(LOAD_CPU, [*upstream, str(large_port), "0", "2.1.1-300k"]), large_port):
+        cpos = _metric_sum(port, "ocpihub_parties", role="CPO")
+        emsps = _metric_sum(port, "ocpihub_parties", role="EMSP")
+        ids = asyncio.run(seed.seed_versions(dsn, f"http://127.0.0.1:{small_port}", f"http://127.0.0.1:{large_port}",
+                                             sink_base))
+        try:
+            # All three in the hub's registry (each registration reloads it on its own).
+            _wait(lambda: _metric_sum(port, "ocpihub_parties", role="CPO") == cpos + 2
+                  and _metric_sum(port, "ocpihub_parties", role="EMSP") == emsps + 1)
+            for size, cpo, evses in (("1 KB", "OLD", 1), ("300 KB", "OL3", 560)):
+                name = f"hub (translated {size})"
+                get_headers = GET_HEADERS | {"OCPI-to-country-code": "DE", "OCPI-to-party-id": cpo}
+                put_headers = PUT_HEADERS | {"OCPI-to-country-code": "DE", "OCPI-to-party-id": "OLM"}
+                body = json.dumps(dict(translation.location(evses), country_code="NL", party_id="CPO",
+                                       id="LOC1")).encode()
+                answered_ok(port, GET_PATH, "GET", get_headers, None)
+                answered_ok(port, PUT_PATH, "PUT", put_headers, body)
+                rows += measure_server(name, port, GET_PATH, "GET", get_headers, None, levels, seconds)
+                rows += measure_server(name, port, PUT_PATH, "PUT", put_headers, body, levels, seconds)
+        finally:
+            for platform_id in ids:
+                asyncio.run(seed.remove(dsn, platform_id))
+    return rows
+
+
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
     def pick(server: str, method: str, connections: int) -> dict[str, Any] | None:
         return next((r for r in results["forwarding"] if r["server"] == server and r["method"] == method
@@ -430,6 +470,12 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         out["hub_added_latency_p50_ms_at_c1"] = round(one_hub["p50_ms"] - one_direct["p50_ms"], 3)
     if hub_get and direct:
         out["hub_added_latency_p50_ms"] = round(hub_get["p50_ms"] - direct["p50_ms"], 3)
+    for size in ("1 KB", "300 KB"):
+        for method in ("GET", "PUT"):
+            crossed, same = pick(f"hub (translated {size})", method, c), pick("hub", method, c)
+            if crossed and same:
+                out[f"translated_{size.replace(' ', '').lower()}_over_same_version_{method.lower()}"] = round(
+                    crossed["rps"] / same["rps"], 3)
     soak = results.get("answer_memory")
     if soak:
         out["answer_memory_peak_over_idle_mb"] = soak["peak_over_idle_mb"]

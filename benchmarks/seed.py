@@ -94,3 +94,28 @@ async def remove(dsn: str, platform_id: int) -> None:
         await store.delete_platform(pool, platform_id)
     finally:
         await pool.close()
+
+
+async def seed_versions(dsn: str, small_base: str, large_base: str, sink_base: str) -> list[int]:
+    """Parties of OCPI 2.1.1 for the translated requests: CPO DE*OLD answering a ~1 KB 2.1.1 Location from
+    ``small_base``, CPO DE*OL3 a ~300 KB one from ``large_base``, and eMSP DE*OLM taking pushes at
+    ``sink_base``. Endpoints without interface roles and plain tokens, as 2.1.1 registers them. Returns the
+    platform ids (remove them when done)."""
+    pool = await store.create_pool(dsn)
+    ids = []
+    try:
+        for role, pid, base in ((Role.CPO, "OLD", small_base), (Role.CPO, "OL3", large_base),
+                                (Role.EMSP, "OLM", sink_base)):
+            token = f"bench-2.1.1-{pid}"
+            platform_id = await store.create_platform(pool, name=f"bench-{pid}", token_hash=hash_token(token))
+            await store.register_platform(
+                pool, platform_id, token_hash=hash_token(token), outbound_token=_sealed(f"hub-to-{pid}", platform_id),
+                versions_url=f"{base}/versions", version="2.1.1", token_encoding="plain",
+                versions_token_encoding="plain",
+                endpoints=[Endpoint(identifier=module, url=f"{base}/{module}") for module in MODULES],
+                roles=[_role(role, "DE", pid)],
+            )
+            ids.append(platform_id)
+        return ids
+    finally:
+        await pool.close()

@@ -58,17 +58,24 @@ from routing.broadcast import BroadcastSettings
 from routing.forward import Forwarder
 from routing.handler import Receive, RoutingApp, RoutingSettings, Scope, Send
 from routing.learned import LearnedRoutes
-from routing.modules import CALLBACK_PREFIX, PREFIX
+from routing.modules import CALLBACK_PREFIX
 from routing.outbound_guard import Resolver
 from routing.perimeter import Perimeter, PerimeterSettings
 from routing.policy import Policy
 from routing.tickets import TicketBook
 from routing.timeouts import Timeouts
-from routing.version_endpoints import HUB_VERSIONS, credentials_path, hubclientinfo_path, version_path
+from routing.translation_memory import TranslationMemory
+from routing.version_endpoints import (
+    HUB_VERSIONS,
+    credentials_path,
+    hubclientinfo_path,
+    routed_prefixes,
+    version_path,
+)
 
 log = logging.getLogger("ocpihub")
 
-_ROUTED_PREFIXES = (f"{PREFIX}/sender/", f"{PREFIX}/receiver/", CALLBACK_PREFIX)
+_ROUTED_PREFIXES = (*routed_prefixes(), CALLBACK_PREFIX)
 _SLASHES = re.compile(r"//+")
 _RAW_SLASHES = re.compile(rb"//+")
 
@@ -206,8 +213,9 @@ class HubApp:
             await collector.start()
             stack.push_async_callback(collector.stop)
             learned = LearnedRoutes(max_per_kind=config.learned_routes_max)
+            memory = TranslationMemory(config.translation_memory_bytes)
             learned_sync = LearnedSync(learned, pool, outage=outage, loop_share=config.background_loop_share,
-                                       on_busy=metrics.background("learned_routes"))
+                                       on_busy=metrics.background("learned_routes"), memory=memory)
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
             # The registration client: every address checked by the guard, partners' certificates by
@@ -228,11 +236,14 @@ class HubApp:
                     hub_party=party_key(identity.country_code, identity.party_id),
                     max_body_bytes=config.max_body_bytes,
                     callback_ttl=config.callback_ttl,
+                    command_timeout=config.command_timeout,
+                    translation_memory_bytes=config.translation_memory_bytes,
                     location_ttl=config.location_ttl,
                 ),
                 callback_key,
                 observer=HubObserver(metrics, access_log, liveness),
                 learned=learned,
+                memory=memory,
                 broadcast=broadcast_settings(config),
                 outbox=PostgresOutbox(pool),
                 database_health=outage,

@@ -62,6 +62,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     learned_routes_max: int = 1_000_000
     background_concurrency: int = 32
     background_loop_share: float = 0.1
+    command_timeout: int = 60
+    translation_memory_bytes: int = 32 * 1024 * 1024
     agreements: str = "open"
     outbound_client: str = "native"
     # None: the built-in default (loopback only, for a local run), said at start-up; "" allows public
@@ -161,6 +163,10 @@ DESCRIPTIONS: dict[str, str] = {
     "background_concurrency": "still-alive probes, and ClientInfo pushes, in flight at once (per process)",
     "background_loop_share": "share of the event loop's time each background job may take (registry changes and "
                              "reloads, learned-route merges, still-alive walks), in slices of about a millisecond",
+    "command_timeout": "seconds announced as a command answer's `timeout` to 2.2+ requesters when the CPO speaks "
+                       "2.1.1 (whose answers have none)",
+    "translation_memory_bytes": "bytes of Locations and Tokens kept per process for translating Sessions, CDRs "
+                                "and authorizations to and from OCPI 2.1.1",
     "agreements": "open (anyone may reach anyone) or required (data flows only under roaming agreements)",
     "outbound_client": "native (asyncio + httptools, the default) or aiohttp (a fallback, slower)",
     "outbound_allow": "address ranges (CIDRs, comma-separated) partners may have the hub call besides public "
@@ -230,7 +236,7 @@ def _validate(config: Config) -> None:
                  "offline_after_failures", "broadcast_concurrency", "learned_routes_max", "workers",
                  "database_pool_size", "broadcast_receiver_concurrency", "broadcast_backlog_entries",
                  "broadcast_backlog_bytes", "broadcast_receiver_backlog_entries", "broadcast_receiver_backlog_bytes",
-                 "background_concurrency"):
+                 "background_concurrency", "command_timeout", "translation_memory_bytes"):
         if getattr(config, name) < (0 if name == "port" else 1):
             raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
     for name in ("connect_timeout", "request_timeout", "callback_ttl", "location_ttl", "registry_reload_seconds",

@@ -1,6 +1,7 @@
-"""Shares what open routing learns: this replica's new entries go to the database in batches, and
-entries other replicas wrote come back into memory, once a second. Nothing here is on the request
-path; a lookup is a dict access on ``routing.learned.LearnedRoutes``.
+"""Shares what open routing learns, and the token facts the version bridge learns: this replica's new
+entries go to the database in batches, and entries other replicas wrote come back into memory, once a
+second. Nothing here is on the request path; a lookup is a dict access on
+``routing.learned.LearnedRoutes`` or ``routing.translation_memory.TranslationMemory``.
 
 Bounds: each round writes what was learned since the last one in one transaction, reads back only
 the rows written since the last read (``partners.store.load_learned``), and merges them in paced
@@ -10,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 from collections.abc import Callable, Generator
+from typing import Any
 
 from hub.background import cancel
 from partners import store
 from partners.outage import Backoff, Outage
 from partners.pacing import Pacer
+from partners.token_facts_store import load_token_facts, save_token_facts
 from routing.learned import Kind, LearnedRoutes
+from routing.translation_memory import TokenFacts, TranslationMemory
 
 log = logging.getLogger("ocpihub.learning")
 _KINDS = {kind.value: kind for kind in Kind}
@@ -28,8 +33,10 @@ _STEP = 1000
 class LearnedSync:
     def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0,
                  outage: Outage | None = None, loop_share: float = 0.1,
-                 on_busy: Callable[[float], None] | None = None) -> None:
+                 on_busy: Callable[[float], None] | None = None, memory: TranslationMemory | None = None) -> None:
         self.learned = learned
+        self.memory = memory
+        self._facts_since: Any = None
         self.pool = pool
         self.interval = interval
         self.outage = outage or Outage(store.unreachable)
@@ -64,6 +71,22 @@ class LearnedSync:
         self.rows_read += len(rows)
         await (pacer or self.pacer).run(self._merge(rows))
         self._since = horizon
+        if self.memory is not None:
+            await self._sync_facts(self.memory)
+
+    async def _sync_facts(self, memory: TranslationMemory) -> None:
+        pending = memory.take_pending()
+        try:
+            await save_token_facts(self.pool, [(o[0], o[1], contract, f.uid, f.type) for o, contract, f in pending])
+        except Exception:
+            for owner, contract, facts in pending:  # try again next round
+                memory.pending.setdefault((owner, contract), facts)
+            raise
+        rows, now = await load_token_facts(self.pool, self._facts_since, memory.contract_capacity)
+        for owner_cc, owner_pid, contract, uid, token_type in rows:
+            memory.merge_contract((owner_cc, owner_pid), contract, TokenFacts(uid, token_type))
+        # Overlap the next window a little: a row committed late with an earlier timestamp is still seen.
+        self._facts_since = now - datetime.timedelta(seconds=5)
 
     def _merge(self, rows: list[store.LearnedRow]) -> Generator[None, None, None]:
         merge = self.learned.merge

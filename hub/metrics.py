@@ -37,6 +37,7 @@ from routing.modules import ROUTED_MODULES
 from routing.observe import ANSWER_REFUSALS, OUTCOMES, TOLERATED, BroadcastTally, RequestRecord
 from routing.outbound_policy import Rule
 from routing.perimeter import RATE_LIMITED_KINDS, REFUSAL_KINDS
+from routing.versions import ALL_LOSSES, Loss
 
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UPSTREAM_ERROR_KINDS = ("timeout", "connection", "protocol", "bad_answer")
@@ -164,6 +165,11 @@ class Metrics:
         self._refused = {kind: refusals.labels(kind).inc for kind in REFUSAL_KINDS}
         self.answers_refused = Counter("ocpihub_answers_refused", "Receivers' answers the hub refused to pass on, "
                                        "by reason (too_large, length_mismatch, buffer_full)", ["reason"], registry=r)
+        losses = Counter("ocpihub_translation_losses", "Fields a document crossing OCPI versions could not carry, "
+                         "by module and field (the closed set of routing.versions.losses)", ["module", "field"],
+                         registry=r)
+        self._loss_children = {loss: losses.labels(loss.module, loss.field).inc
+                               for loss in sorted(ALL_LOSSES)}
         info = Gauge("ocpihub_build_info", "Build of the running hub", ["version"], registry=r,
                      multiprocess_mode="max")
         try:
@@ -261,6 +267,10 @@ class Metrics:
 
     def denied(self, rule: str) -> None:
         self._denial_children[rule]()
+
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
+        for loss in losses:
+            self._loss_children[loss]()
 
     def answer_refused(self, reason: str) -> None:
         self._answer_refused_children[reason]()

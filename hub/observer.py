@@ -8,6 +8,7 @@ from hub.access_log import AccessLog
 from hub.liveness import Liveness
 from hub.metrics import Metrics
 from routing.observe import BroadcastRecord, BroadcastTally, RequestRecord
+from routing.versions import Loss
 
 _UNREACHABLE = frozenset({"connection", "protocol"})
 
@@ -47,6 +48,9 @@ class HubObserver:
 
     def denied(self, rule: str) -> None:
         self.metrics.denied(rule)
+
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
+        self.metrics.translation_lost(losses)
 
     def _evidence(self, record: RequestRecord) -> None:
         if record.outcome == "ok":

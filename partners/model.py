@@ -7,7 +7,9 @@ Partner payloads decode leniently (unknown fields are ignored); constraints live
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
+import zoneinfo
 from typing import Annotated, Any
 
 import msgspec
@@ -28,6 +30,9 @@ class Role(enum.StrEnum):
     NSP = "NSP"
     OTHER = "OTHER"
     SCSP = "SCSP"
+    # Payment Terminal Provider (2.3.0): owns the payments module; on the eMSP side of every other module
+    # (it starts sessions, pulls locations and tariffs, receives CDRs).
+    PTP = "PTP"
 
 
 class InterfaceRole(enum.StrEnum):
@@ -124,6 +129,11 @@ class OutboundTls(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unkno
         return bytes.fromhex(self.pin_sha256.replace(":", "")) if self.pin_sha256 else None
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class AnnouncedParty(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """A party the operator said a platform brings (an invitation's or a hub-initiated registration's ``parties``)."""
 
@@ -160,8 +170,14 @@ class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_
     # and a country_code+party_id another platform holds, in any role, only if announced here (one company's
     # CPO and eMSP back offices on two platforms). See partners.party_claims.
     announced_parties: list[AnnouncedParty] | None = None
+    # The IANA time zone of this platform's Locations where they leave ``time_zone`` out (optional in 2.1.1,
+    # left out by some 2.2 stacks, required from 2.2 on): what the hub fills in when it translates them.
+    # Absent: a 2.1.1 Location without one cannot be translated (2001), a 2.2 one is passed on without it.
+    time_zone: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
 
     def __post_init__(self) -> None:
+        if self.time_zone is not None and self.time_zone not in _time_zones():
+            raise ValueError(f"time_zone: {self.time_zone!r} is not an IANA time zone (e.g. Europe/Amsterdam)")
         for text in self.allowed_networks or ():
             try:
                 ipaddress.ip_network(text, strict=True)

@@ -30,7 +30,8 @@ class BodyView(msgspec.Struct):
     location_id: Any = None  # commands
     evse_uid: Any = None
     session_id: Any = None
-    contract_id: Any = None  # real-time authorization
+    contract_id: Any = None  # real-time authorization, Token
+    auth_id: Any = None  # 2.1.1 Session, CDR, Token: the contract id (2.1.1 names no eMSP otherwise)
     expiry_date: Any = None  # RESERVE_NOW: its callback URL lives until then (routing.tickets)
 
 

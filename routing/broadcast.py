@@ -38,6 +38,7 @@ from partners.registry import PartyKey, Registry
 from routing.backlog import Admitted, Backlog, Entry, Limits, Push, Reason, ReceiverKey, Refused
 from routing.errors import BacklogFullError
 from routing.forward import Forwarder, UpstreamFailure, forwarded_headers
+from routing.headerless import sends_routing_headers
 from routing.observe import BroadcastRecord, BroadcastTally, RequestRecord, RoutingObserver
 from routing.resolve import Route
 
@@ -335,7 +336,8 @@ class Broadcaster:
                 url = f"{url}?{push.query}"
             request_id = next(self._request_ids)
             headers = forwarded_headers(platform.outbound_auth, request_id, push.correlation_id, self.hub_party,
-                                        (country_code, party_id), json_body=entry.payload is not None)
+                                        (country_code, party_id), json_body=entry.payload is not None,
+                                        routing=sends_routing_headers(platform))
             slot.started = time.monotonic()
             try:
                 response = await self.forwarder.exchange(entry.method, url, headers, entry.body, label, platform)

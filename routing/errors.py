@@ -79,6 +79,14 @@ class BacklogFullError(RoutingError):
         return ((b"retry-after", str(self.retry_after).encode()),)
 
 
+class UntranslatableAnswerError(RoutingError):
+    """4000: the receiver answered, but its answer cannot be carried into the caller's OCPI version (a
+    field the caller's version requires cannot be derived). The request reached the OCPI layer: HTTP 200
+    with the error in the body."""
+
+    http_status = 200
+
+
 # -- policy denials ------------------------------------------------------------------------------
 # Refusals of routing/policy.py, one class per rule. The request was well-formed and reached the OCPI
 # layer, so the answer is HTTP 200 with the OCPI code in the body (status codes chapter); each code is

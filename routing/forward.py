@@ -38,18 +38,22 @@ class Outcome(enum.StrEnum):
 
 
 def forwarded_headers(auth: str, request_id: str, correlation_id: str, sender: PartyKey, receiver: PartyKey, *,
-                      json_body: bool) -> list[tuple[str, str]]:
+                      json_body: bool, routing: bool = True) -> list[tuple[str, str]]:
     """The headers of every request the hub sends on a routed path: the receiver's token, a request id
-    of the hub's own, the caller's correlation id, and the routing headers."""
-    headers = [
-        ("Authorization", auth),
-        ("X-Request-ID", request_id),
-        ("X-Correlation-ID", correlation_id),
-        ("OCPI-from-country-code", sender[0]),
-        ("OCPI-from-party-id", sender[1]),
-        ("OCPI-to-country-code", receiver[0]),
-        ("OCPI-to-party-id", receiver[1]),
-    ]
+    of the hub's own, the caller's correlation id, and the routing headers (``routing``: not towards a
+    2.1.1 receiver, see ``routing.headerless.sends_routing_headers``)."""
+    if routing:
+        headers = [
+            ("Authorization", auth),
+            ("X-Request-ID", request_id),
+            ("X-Correlation-ID", correlation_id),
+            ("OCPI-from-country-code", sender[0]),
+            ("OCPI-from-party-id", sender[1]),
+            ("OCPI-to-country-code", receiver[0]),
+            ("OCPI-to-party-id", receiver[1]),
+        ]
+    else:
+        headers = [("Authorization", auth), ("X-Request-ID", request_id), ("X-Correlation-ID", correlation_id)]
     if json_body:
         headers.append(("Content-Type", "application/json"))
     return headers

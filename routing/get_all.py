@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import msgspec
@@ -27,6 +28,7 @@ from partners import strict_json
 from partners.registry import Party
 from routing import envelope
 from routing.forward import Forwarder, UpstreamFailure, forwarded_headers
+from routing.headerless import sends_routing_headers
 from routing.resolve import Route
 from routing.upstream_client import Response
 
@@ -101,9 +103,20 @@ def _as_is(endpoint: str, suffix: str) -> str:
     return endpoint
 
 
+class OwnerObjects(Protocol):
+    """Carries one owner's objects into the caller's OCPI version (``routing.crossing.OwnerPages``)."""
+
+    async def __call__(self, route: Route, items: list[msgspec.Raw]) -> list[msgspec.Raw] | list[bytes]: ...
+
+    def message(self) -> str | None: ...
+
+
 async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, query: str, correlation_id: str,
                   hub_endpoint: str, *, collection_url: Callable[[str, str], str] = _as_is,
-                  timeout: float | None = None, totals: Totals = _NO_TOTALS) -> Response:
+                  timeout: float | None = None, totals: Totals = _NO_TOTALS, translate: OwnerObjects | None = None,
+                  tolerated: Callable[[str], None] | None = None) -> Response:
+    """``translate``: set when owners may speak another version than the caller; ``tolerated`` counts an
+    owner that answered more than it was asked for (its list is sliced here instead)."""
     params = dict(parse_qsl(query, keep_blank_values=True))
     offset = _int(params, "offset", 0)
     limit = min(_int(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
@@ -115,7 +128,7 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
         assert route.platform.outbound_auth is not None
         url = f"{collection_url(route.endpoint, '')}?{urlencode(filters | {'offset': at, 'limit': count})}"
         headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()), correlation_id, caller.key,
-                                    route.party.key, json_body=False)
+                                    route.party.key, json_body=False, routing=sends_routing_headers(route.platform))
         try:
             response = await forwarder.send("GET", url, headers, None, route.party.label, route.platform,
                                             timeout=timeout)
@@ -126,8 +139,15 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
             raise _Failed(str(exc)) from None
         if response.status >= 400 or not 1000 <= page.status_code < 2000:
             raise _Failed(f"answered HTTP {response.status}, status_code {page.status_code}")
-        return _Fetched(_number(response, b"x-total-count"), page.data, _links_next(response),
-                        _number(response, b"x-limit"))
+        total, data = _number(response, b"x-total-count"), page.data
+        if len(data) > count:
+            # More than asked for: an owner without pagination (OCN-era 2.2 stacks) answers every object
+            # whatever the offset, others only ignore the limit.
+            if tolerated is not None:
+                tolerated("unpaginated_answer")
+            everything = at > 0 and (total is None or len(data) >= total)
+            data = data[at:at + count] if everything else data[:count]
+        return _Fetched(total, data, _links_next(response), _number(response, b"x-limit"))
 
     async def walk_count(route: Route) -> int:
         """The size of an owner's list that gives no X-Total-Count, counted page by page."""
@@ -186,9 +206,15 @@ async def get_all(forwarder: Forwarder, owners: list[Route], caller: Party, quer
             left_out.append(f"{route.party.label} ({exc})")
         return objects[:count]
 
-    slices = await asyncio.gather(*(slice_of(*w) for w in windows))
+    async def translated(route: Route, at: int, count: int) -> list[msgspec.Raw] | list[bytes]:
+        objects = await slice_of(route, at, count)
+        return await translate(route, objects) if translate is not None and objects else objects
+
+    slices = await asyncio.gather(*(translated(*w) for w in windows))
     items = [obj for part in slices for obj in part]
-    body = b'{"data":[' + b",".join(items) + b'],"status_code":1000,"timestamp":"' + \
+    message = translate.message() if translate is not None else None
+    said = b',"status_message":' + msgspec.json.encode(message) if message else b""
+    body = b'{"data":[' + b",".join(items) + b'],"status_code":1000' + said + b',"timestamp":"' + \
         envelope.timestamp().encode() + b'"}'
     headers = [(b"content-type", b"application/json"), (b"x-total-count", str(grand_total).encode()),
                (b"x-limit", str(limit).encode())]

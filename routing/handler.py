@@ -1,10 +1,12 @@
-"""The hot path: a raw ASGI app for ``/ocpi/2.2.1/{sender|receiver}/{module}...`` and callbacks.
+"""The hot path: a raw ASGI app for ``/ocpi/{version}/{sender|receiver}/{module}...`` (2.2, 2.2.1,
+2.3.0), ``/ocpi/2.1.1/{module}...`` and callbacks.
 
 Each request reads top to bottom: confine path -> authenticate -> admit (perimeter: address,
-certificate, rate) -> check sender -> read body (and its view) -> authorize -> resolve receiver
-(admitted by the policy) -> rewrite -> forward -> rewrite response. Any stage ends the request by
-raising a ``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback
-logged, never shown.
+certificate, rate) -> interface (2.1.1: from the caller's role) -> check sender -> read body (and its
+view) -> authorize -> resolve receiver (admitted by the policy) -> translate (only between versions) ->
+rewrite -> forward -> translate back -> rewrite response. Any stage ends the request by raising a
+``HubError``, which becomes the OCPI envelope; anything else becomes 3000 with the traceback logged,
+never shown.
 
 Every answer carries the routing headers (transport chapter, "Overview of required/optional routing
 headers"): from = the party that answered (the receiver, or the hub for its own answers, GET all and
@@ -36,20 +38,23 @@ from partners.errors import (
 )
 from partners.model import ConnectionStatus, Envelope, InterfaceRole
 from partners.registry import PartyKey, Platform, Registry
-from routing import body_view, envelope, open_routing
+from routing import body_view, envelope, headerless, open_routing
 from routing.broadcast import Broadcaster, BroadcastSettings, DatabaseHealth, Outbox
+from routing.crossing import Bridge, version_of
 from routing.errors import BacklogFullError, DeniedError, ReceiverRefusedHubError, ReceiverUnreachableError
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import Totals, get_all
 from routing.headers import RequestHeaders, read_headers
 from routing.learned import LearnedRoutes
-from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, ROUTED_MODULES, RoutePath, hub_endpoint_path
+from routing.location_fetch import LocationFetcher
+from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, RolelessPath, RoutePath, hub_endpoint_path
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
 from routing.paths import CallbackPath, confine
 from routing.perimeter import Perimeter
 from routing.policy import Ask, Policy
 from routing.receiver_urls import REDIRECTS, CollectionUrls
 from routing.resolve import (
+    Route,
     authenticate,
     broadcast_routes,
     check_sender,
@@ -65,7 +70,11 @@ from routing.rewrite import (
 )
 from routing.tickets import MemoryTicketStore, Ticket, TicketBook, callback_expiry
 from routing.timeouts import Timeouts
+from routing.translation_context import Contexts
+from routing.translation_memory import TranslationMemory
 from routing.upstream_client import Response
+from routing.version_endpoints import MODULES
+from routing.versions import OcpiVersion
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -101,6 +110,10 @@ class RoutingSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int
     callback_ttl: float
     location_ttl: float = 30 * 24 * 3600.0
+    # The command `timeout` announced for a 2.1.1 CPO's answer, and the bytes of documents kept for
+    # translating (routing.translation_memory).
+    command_timeout: int = 60
+    translation_memory_bytes: int = 32 * 1024 * 1024
 
 
 class RoutingApp:
@@ -120,6 +133,7 @@ class RoutingApp:
         perimeter: Perimeter | None = None,
         tickets: TicketBook | None = None,
         timeouts: Timeouts | None = None,
+        memory: TranslationMemory | None = None,
     ) -> None:
         self.registry = registry
         self.forwarder = forwarder
@@ -136,10 +150,11 @@ class RoutingApp:
         self.perimeter = perimeter or Perimeter(registry=registry)
         self.broadcaster = Broadcaster(forwarder, self.observer, registry, broadcast or BroadcastSettings(),
                                        hub_party=settings.hub_party, outbox=outbox, health=database_health)
+        self.bridge = _bridge(forwarder, settings, self.learned, self.observer, memory)
         self._callback_base = settings.public_url + CALLBACK_PREFIX
-        # The hub's own endpoint URL per module and interface: what Link/Location headers are rebased on.
-        self._hub_bases = {(m, i): settings.public_url + hub_endpoint_path(m, i)
-                           for m in ROUTED_MODULES for i in InterfaceRole}
+        # The hub's own endpoint URL per version, module and interface: what Link/Location headers are rebased on.
+        self._hub_bases = {(v, m, i): settings.public_url + hub_endpoint_path(m, i, v)
+                           for v, modules in MODULES.items() for m in modules for i in InterfaceRole}
         # Routing header pairs per party: ((from-headers), (to-headers)), built on first use.
         self._routing_pairs: dict[PartyKey, tuple[_Headers, _Headers]] = {}
         self._logged: dict[tuple[str, int], float] = {}
@@ -160,8 +175,10 @@ class RoutingApp:
                 module = "callback"
                 upstream = await self._callback(scope, receive, headers, correlation_id, target.ticket, parties)
             else:
-                module, interface = target.module, target.interface.value
+                module = target.module
+                interface = target.interface.value if isinstance(target, RoutePath) else "-"
                 upstream = await self._forward(scope, receive, headers, correlation_id, target, parties)
+                interface = parties.interface
             status = upstream.status
             outcome = Outcome.OK
             await self._respond_upstream(send, upstream, request_id, correlation_id, parties)
@@ -169,6 +186,7 @@ class RoutingApp:
             outcome = "client_gone"
             return
         except HubError as error:
+            interface = parties.interface or interface
             if error.http_status == 401:
                 self.observer.auth_failed()
                 error = self.perimeter.auth_failed(scope, error)
@@ -192,25 +210,26 @@ class RoutingApp:
             ))
 
     async def _forward(
-        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, route_path: RoutePath,
-        parties: _Parties,
+        self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes,
+        path: RoutePath | RolelessPath, parties: _Parties,
     ) -> Response:
-        module = route_path.module
-        interface = route_path.interface
+        method: str = scope["method"]
         snapshot = self.registry.snapshot
         platform = authenticate(snapshot, headers.authorization)
         self.perimeter.admit(platform, scope)
+        route_path = headerless.routed(path, platform, method)
+        module, interface = route_path.module, route_path.interface
+        parties.interface = interface.value
         if route_path.tolerated is not None:
             self._tolerate(route_path.tolerated, platform.id, "accepted a URL glued to the module without '/'")
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform, parties.answer_to = sender.label, platform.id, sender.key
-        key = to_key(headers.to_country_code, headers.to_party_id)
-        method: str = scope["method"]
+        hub_party = self.settings.hub_party
+        key = headerless.addressed(to_key(headers.to_country_code, headers.to_party_id), route_path, hub_party)
         body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
         ask = Ask(sender, method, module, interface, route_path.segments, body_view.read(body))
         self.policy.authorize(ask)
         now = self.clock()
-        hub_party = self.settings.hub_party
         if key is not None and key != hub_party:
             route = resolve_receiver(snapshot, key, module, interface)
         else:
@@ -219,13 +238,17 @@ class RoutingApp:
                 owners = self.policy.receivers(snapshot, ask, owner_routes(snapshot, module), now)
                 parties.answer_from = hub_party
                 return await get_all(self.forwarder, owners, sender, query_text, correlation_id.decode("latin-1"),
-                                     self._hub_bases[(module, interface)], collection_url=self.collections.url,
-                                     timeout=self.timeouts.of(module, interface, method, ()), totals=self.totals)
+                                     self._hub_bases[(route_path.version, module, interface)],
+                                     collection_url=self.collections.url,
+                                     timeout=self.timeouts.of(module, interface, method, ()), totals=self.totals,
+                                     translate=self.bridge.owner_pages(route_path.version, module, sender),
+                                     tolerated=self.observer.tolerated)
             target = open_routing.decide(ask, self.learned, lambda k: self.policy.admits(snapshot, ask, k, now))
             if target is None or target == hub_party:
                 if open_routing.broadcastable(module, interface, method):
                     parties.answer_from = hub_party
-                    return self._broadcast(scope, route_path, ask, body, query_text, correlation_id, now)
+                    return await self._broadcast(scope, route_path, ask, platform, body, query_text, correlation_id,
+                                                 now)
                 raise InvalidParametersError(
                     f"no receiver: {method} {module} {interface.value} needs OCPI-to-country-code and "
                     "OCPI-to-party-id naming a party (GET all with OCPI-to = the hub works on SENDER list "
@@ -235,6 +258,9 @@ class RoutingApp:
         parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
         self.policy.admit(snapshot, ask, route.party, now)
         assert route.platform.outbound_auth is not None
+        crossing = self.bridge.crossing(route_path, method, sender, platform, route.party, route.platform)
+        if crossing is not None:
+            body = await crossing.request(body)
 
         query: str = scope.get("query_string", b"").decode("latin-1")
         if module in CALLBACK_MODULES and interface is InterfaceRole.RECEIVER:
@@ -247,18 +273,21 @@ class RoutingApp:
             url = f"{url}?{query}"
         out_headers = forwarded_headers(route.platform.outbound_auth, str(uuid.uuid4()),
                                         correlation_id.decode("latin-1"), sender.key, route.party.key,
-                                        json_body=body is not None)
+                                        json_body=body is not None,
+                                        routing=headerless.sends_routing_headers(route.platform))
         upstream = await self.forwarder.send(method, url, out_headers, body, route.party.label, route.platform,
                                              timeout=self.timeouts.of(module, interface, method, route_path.segments))
         if upstream.status in _REFUSED_HUB:
             raise _refused_hub(route.party.label, upstream)
+        if crossing is not None:
+            upstream = await crossing.answer(upstream)
         if not suffix and upstream.status in REDIRECTS and self.collections.learn(
                 route.endpoint, url, upstream.status, _header(upstream, b"location")):
             self._tolerate("slash_redirect", route.platform.id,
                            "receiver redirects its collection to the other trailing-slash form")
         if upstream.status < 400 and interface is InterfaceRole.RECEIVER:
             open_routing.learn_from(ask, route.party.key, self.learned.learn)
-        parties.rebase = (route.endpoint, self._hub_bases[(module, interface)])
+        parties.rebase = (route.endpoint, self._hub_bases[(route_path.version, module, interface)])
         parties.answer_from, parties.module = route.party.key, module
         return upstream
 
@@ -300,19 +329,35 @@ class RoutingApp:
             query = rewrite_query_response_url(query, issued.__getitem__) or query
         return body, query
 
-    def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, body: bytes | None, query: str,
-                   correlation_id: bytes, now: float) -> Response:
+    async def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, platform: Platform, body: bytes | None,
+                         query: str, correlation_id: bytes, now: float) -> Response:
         module, interface, sender = route_path.module, route_path.interface, ask.sender
         snapshot = self.registry.snapshot
         routes = self.policy.receivers(snapshot, ask, broadcast_routes(snapshot, sender, module, interface), now)
-        self.broadcaster.push(
-            routes, module=module, method=scope["method"], suffix=route_path.suffix, query=query,
-            body=body, correlation_id=correlation_id.decode("latin-1"), sender_label=sender.label,
-        )
+        method: str = scope["method"]
+        # Receivers of another version get the push translated into theirs, once per version. Each version's
+        # receivers are queued on their own: a backlog refusal (429) may come after some were queued, and the
+        # sender's retry is then coalesced with what waits, or delivered again (pushes are idempotent).
+        said = ""
+        for version, group in _by_version(routes):
+            crossing = self.bridge.broadcast(route_path, method, sender, platform, version)
+            try:
+                sent = await crossing.request(body) if crossing is not None else body
+            except HubError as error:
+                said += f"; not to the {len(group)} OCPI {version} receivers: {error.message}"
+                routes = [r for r in routes if r not in group]
+                continue
+            if crossing is not None:
+                said += "; " + (crossing.report.message(route_path.version, version)
+                                or f"translated for the OCPI {version} receivers")
+            self.broadcaster.push(
+                group, module=module, method=method, suffix=route_path.suffix, query=query,
+                body=sent, correlation_id=correlation_id.decode("latin-1"), sender_label=sender.label,
+            )
         open_routing.learn_from(ask, self.settings.hub_party, self.learned.learn)
         hub_cc, hub_pid = self.settings.hub_party
         answer = envelope.encode(Envelope(status_code=1000, timestamp=envelope.timestamp(),
-                                          status_message=f"broadcast to {len(routes)} receivers"))
+                                          status_message=f"broadcast to {len(routes)} receivers{said}"))
         return Response(200, [(b"content-type", b"application/json"),
                                       (b"ocpi-from-country-code", hub_cc.encode()),
                                       (b"ocpi-from-party-id", hub_pid.encode()),
@@ -344,12 +389,18 @@ class RoutingApp:
             raise ReceiverUnreachableError(f"receiver {ticket.sender_party} is suspended by the hub operator")
         body = await _read_body(receive, headers, self.settings.max_body_bytes, method)
         body_view.read(body)  # the JSON check only: a callback's body is the receiver's result, not an object
+        crossing = self.bridge.callback(ticket.kind, ticket.module, platform, from_key, target, to_key_)
+        if crossing is not None:
+            body = await crossing.request(body)
         out_headers = forwarded_headers(target.outbound_auth, str(uuid.uuid4()), correlation_id.decode("latin-1"),
-                                        from_key, to_key_, json_body=body is not None)
+                                        from_key, to_key_, json_body=body is not None,
+                                        routing=headerless.sends_routing_headers(target))
         upstream = await self.forwarder.send(method, ticket.url, out_headers, body, ticket.sender_party, target,
                                              timeout=self.timeouts.callback)
         if upstream.status in _REFUSED_HUB:
             raise _refused_hub(ticket.sender_party, upstream)
+        if crossing is not None:
+            upstream = await crossing.answer(upstream)
         parties.answer_from = to_key_
         return upstream
 
@@ -462,10 +513,11 @@ class _Parties:
     """Who a request turned out to be from and for (inferred or open-routed ones included), for the
     request log and the liveness evidence."""
 
-    __slots__ = ("answer_from", "answer_to", "module", "rebase", "receiver", "receiver_platform", "sender",
-                 "sender_platform")
+    __slots__ = ("answer_from", "answer_to", "interface", "module", "rebase", "receiver", "receiver_platform",
+                 "sender", "sender_platform")
 
     def __init__(self) -> None:
+        self.interface = ""  # as decided (2.1.1: from the caller's role)
         self.sender = ""
         self.receiver = ""
         self.sender_platform = -1
@@ -480,6 +532,20 @@ class _Parties:
 
 class _Internal(HubError):
     pass
+
+
+def _by_version(routes: list[Route]) -> list[tuple[OcpiVersion, list[Route]]]:
+    groups: dict[OcpiVersion, list[Route]] = {}
+    for route in routes:
+        groups.setdefault(version_of(route.platform), []).append(route)
+    return list(groups.items())
+
+
+def _bridge(forwarder: Forwarder, settings: RoutingSettings, learned: LearnedRoutes, observer: RoutingObserver,
+            memory: TranslationMemory | None) -> Bridge:
+    memory = memory or TranslationMemory(settings.translation_memory_bytes)
+    fetch = LocationFetcher(forwarder, settings.hub_party, memory)
+    return Bridge(memory, Contexts(memory, fetch, settings.command_timeout), learned, observer)
 
 
 def _error_kind(error: HubError) -> str:

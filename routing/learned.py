@@ -19,6 +19,9 @@ class Kind(enum.StrEnum):
     LOCATION = "location"  # (CPO, location id) -> where it was pushed (an eMSP, or the hub for a broadcast)
     SESSION = "session"  # (CPO, session id) -> the eMSP it was delivered to
     TOKEN = "token"  # (eMSP, token uid) -> where it was pushed
+    # (eMSP, contract id) -> where its token went: the eMSP of a 2.1.1 Session or CDR, which names only
+    # the contract (auth_id).
+    CONTRACT = "contract"
 
 
 MAX_ID_LENGTH = 64

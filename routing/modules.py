@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from partners.model import InterfaceRole, Role
+from routing.versions.version import OcpiVersion
 
 VERSION = "2.2.1"
 PREFIX = f"/ocpi/{VERSION}"
@@ -10,8 +11,11 @@ CALLBACK_PREFIX = f"{PREFIX}/callback/"
 
 CPO_SIDE: frozenset[Role] = frozenset({Role.CPO})
 # OTHER counts as an eMSP-type role (transport chapter, Broadcast Push); NSP, NAP and SCSP sit on
-# the same side of every routed module as the eMSP.
-EMSP_SIDE: frozenset[Role] = frozenset({Role.EMSP, Role.OTHER, Role.NSP, Role.NAP, Role.SCSP})
+# the same side of every routed module as the eMSP, and so does the PTP (2.3.0) everywhere but in
+# payments: it starts sessions, pulls locations and tariffs and receives CDRs like an eMSP.
+EMSP_SIDE: frozenset[Role] = frozenset({Role.EMSP, Role.OTHER, Role.NSP, Role.NAP, Role.SCSP, Role.PTP})
+# 2.3.0 payments: the PTP owns Terminals and Financial Advice Confirmations (SENDER), the CPO receives them.
+PTP_SIDE: frozenset[Role] = frozenset({Role.PTP})
 
 SENDER_SIDE: dict[str, frozenset[Role]] = {
     "cdrs": CPO_SIDE,
@@ -21,6 +25,7 @@ SENDER_SIDE: dict[str, frozenset[Role]] = {
     "tokens": EMSP_SIDE,
     "commands": EMSP_SIDE,
     "chargingprofiles": EMSP_SIDE,
+    "payments": PTP_SIDE,
 }
 """Roles that implement the module's SENDER interface (for data modules: the data owner)."""
 
@@ -33,11 +38,14 @@ SEGMENT_INTERFACE = {v: k for k, v in INTERFACE_SEGMENT.items()}
 CALLBACK_MODULES = frozenset({"commands", "chargingprofiles"})
 
 
-def hub_endpoint_path(module: str, interface: InterfaceRole) -> str:
-    """The hub's endpoint for a module interface. A caller uses the hub exactly as it would use its
-    counterparty, and the hub forwards to the receiver's endpoint of the same module and interface:
-    a CPO pushes to ``/receiver/locations``, which leads to the eMSP's locations RECEIVER endpoint."""
-    return f"{PREFIX}/{INTERFACE_SEGMENT[interface]}/{module}"
+def hub_endpoint_path(module: str, interface: InterfaceRole, version: OcpiVersion = OcpiVersion.V2_2_1) -> str:
+    """The hub's endpoint for a module interface in ``version`` (2.1.1: one per module). A caller uses
+    the hub exactly as it would use its counterparty, and the hub forwards to the receiver's endpoint of
+    the same module and interface: a CPO pushes to ``/receiver/locations``, which leads to the eMSP's
+    locations RECEIVER endpoint."""
+    if version is OcpiVersion.V2_1_1:
+        return f"/ocpi/{version}/{module}"
+    return f"/ocpi/{version}/{INTERFACE_SEGMENT[interface]}/{module}"
 
 
 def caller_roles(module: str, interface: InterfaceRole) -> frozenset[Role]:
@@ -57,19 +65,40 @@ def receiver_roles(module: str, interface: InterfaceRole) -> frozenset[Role]:
 
 
 class RoutePath:
-    """A hub path ``/ocpi/2.2.1/{sender|receiver}/{module}{suffix}`` that passed path confinement
+    """A hub path ``/ocpi/{version}/{sender|receiver}/{module}{suffix}`` (or a 2.1.1 path whose interface
+    was decided from the caller's role, see ``routing.headerless``) that passed path confinement
     (``routing.paths.confine``): ``segments`` are the suffix's segments percent-decoded (what the
     rules read: owner, object id), ``suffix`` is the clean suffix as the caller encoded it (what is
     appended to the receiver's module endpoint: object ids may hold reserved characters; empty for the
     collection itself, with or without a trailing slash). ``tolerated`` names the URL-shape deviation
-    the caller made, if any (the ``kind`` of ``ocpihub_tolerated_deviations_total``)."""
+    the caller made, if any (the ``kind`` of ``ocpihub_tolerated_deviations_total``). ``version`` is the
+    OCPI version of the URL, so of the documents the caller sends and expects."""
 
-    __slots__ = ("interface", "module", "segments", "suffix", "tolerated")
+    __slots__ = ("interface", "module", "segments", "suffix", "tolerated", "version")
 
     def __init__(self, interface: InterfaceRole, module: str, segments: tuple[str, ...], suffix: str,
-                 tolerated: str | None = None) -> None:
+                 tolerated: str | None = None, version: OcpiVersion = OcpiVersion.V2_2_1) -> None:
         self.interface = interface
         self.module = module
         self.segments = segments
         self.suffix = suffix
         self.tolerated = tolerated
+        self.version = version
+
+
+class RolelessPath:
+    """A 2.1.1 path ``/ocpi/2.1.1/{module}{suffix}``: 2.1.1 endpoints have no interface role, so which
+    interface the caller uses is decided once it is known who calls (``routing.headerless.routed``)."""
+
+    __slots__ = ("module", "segments", "suffix", "tolerated", "version")
+
+    def __init__(self, module: str, segments: tuple[str, ...], suffix: str, version: OcpiVersion,
+                 tolerated: str | None = None) -> None:
+        self.module = module
+        self.segments = segments
+        self.suffix = suffix
+        self.version = version
+        self.tolerated = tolerated
+
+    def as_interface(self, interface: InterfaceRole) -> RoutePath:
+        return RoutePath(interface, self.module, self.segments, self.suffix, self.tolerated, self.version)

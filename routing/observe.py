@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from routing.versions import TOLERATED as TRANSLATION_TOLERATED
+from routing.versions import Loss
+
 OUTCOMES = ("ok", "rejected", "timeout", "connection", "protocol", "bad_answer", "busy", "unauthorized", "forbidden",
             "denied", "rate_limited", "too_large", "client_error", "server_error", "hub_error", "error", "client_gone",
             "backlog_full")
@@ -15,9 +18,10 @@ ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")
 """Why the hub refused a receiver's answer (the ``reason`` label of ocpihub_answers_refused_total)."""
 
 TOLERATED = ("link_header", "location_header", "content_length_and_chunked", "inbound_token_spelling",
-             "outbound_token_spelling", "glued_path", "slash_redirect", "no_routing_headers",
+             "outbound_token_spelling", "glued_path", "slash_redirect", "no_routing_headers", "unpaginated_answer",
              # partners' registration answers (partners.handshake.TOLERATED)
-             "no_envelope", "single_version", "version_details_in_list")
+             "no_envelope", "single_version", "version_details_in_list",
+             *TRANSLATION_TOLERATED)
 """Partner deviations the hub works around (the ``kind`` label of ocpihub_tolerated_deviations_total)."""
 
 
@@ -111,6 +115,10 @@ class RoutingObserver(Protocol):
         """The policy refused a request (``rule``: one of ``routing.errors.RULES``)."""
         ...
 
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
+        """A document crossed versions without these fields (``routing.versions.ALL_LOSSES``)."""
+        ...
+
 
 class NoObserver:
     def request_started(self) -> None:
@@ -135,4 +143,7 @@ class NoObserver:
         pass
 
     def denied(self, rule: str) -> None:
+        pass
+
+    def translation_lost(self, losses: tuple[Loss, ...]) -> None:
         pass

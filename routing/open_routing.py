@@ -88,10 +88,16 @@ def decide(ask: Ask, learned: LearnedRoutes, admits: Admits) -> PartyKey | None:
         found = party(body.cdr_token)
         if found is None and module == "sessions" and len(parts) >= 3:
             found = learned.target(Kind.SESSION, sender.key, parts[2])  # a PATCH carries no cdr_token
+        contract = _text(body.auth_id)
+        if found is None and contract is not None:
+            # 2.1.1 names only the contract: the eMSP whose token has it, else the eMSP an eMAID names.
+            found = _pick((o for o, _ in learned.owners(Kind.CONTRACT, contract)), f"contract {contract}", ask,
+                          admits) or _prefix(_EMAID, contract)
         if found is None:
             raise InvalidParametersError(
-                f"{module} are routed to the eMSP named in cdr_token (country_code, party_id): "
-                "the body has none and no OCPI-to headers were sent"
+                f"{module} are routed to the eMSP named in cdr_token (country_code, party_id), or (OCPI 2.1.1) to "
+                "the eMSP of the token in auth_id: the body names none the hub knows, and no OCPI-to headers "
+                "were sent"
             )
         return found
     if interface is R and module == "commands":
@@ -147,5 +153,9 @@ def learn_from(ask: Ask, receiver: PartyKey, learn: Callable[[Kind, PartyKey, st
         learn(Kind.LOCATION, ask.sender.key, parts[2], receiver)
     elif module == "tokens":
         learn(Kind.TOKEN, ask.sender.key, parts[2], receiver)
+        view = single(ask.views)
+        contract = (_text(view.contract_id) or _text(view.auth_id)) if view is not None else None
+        if contract is not None:
+            learn(Kind.CONTRACT, ask.sender.key, contract, receiver)
     elif module == "sessions":
         learn(Kind.SESSION, ask.sender.key, parts[2], receiver)

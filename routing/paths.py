@@ -16,6 +16,11 @@ slash, with ``//`` anywhere, and ``{endpoint}{id}`` glued without a separator
 what the spec's own URL templates give for an endpoint URL without a trailing ``/``). No module name
 is a prefix of another, so the split is never ambiguous; a glued path is reported as a tolerated
 deviation (``RoutePath.tolerated``).
+
+Every version's module URLs are read here too, by their prefix (:func:`_routed`): ``/ocpi/{2.2,2.2.1,
+2.3.0}/{sender|receiver}/{module}`` and ``/ocpi/2.1.1/{module}`` (no interface role: a
+:class:`~routing.modules.RolelessPath` until the caller is known). A module the version lacks is no
+endpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import re
 from urllib.parse import quote, unquote
 
 from partners.errors import ClientError, InvalidParametersError, MethodNotAllowedError
-from routing.modules import ROUTED_MODULES, SEGMENT_INTERFACE, SENDER_SIDE, VERSION, RoutePath
+from routing.modules import ROUTED_MODULES, SEGMENT_INTERFACE, VERSION, RolelessPath, RoutePath
+from routing.version_endpoints import MODULES
+from routing.versions.version import OcpiVersion
 
 ROUTED_METHODS = frozenset({"GET", "PUT", "PATCH", "POST", "DELETE"})
 
@@ -53,6 +60,10 @@ class NoSuchEndpointError(ClientError):
     http_status = 404
 
 
+_VERSIONS = {v.value: v for v in OcpiVersion}
+_MODULES = {v: frozenset(m) for v, m in MODULES.items()}
+
+
 class CallbackPath:
     """``/ocpi/2.2.1/callback/{ticket}``: nothing may follow the ticket."""
 
@@ -72,7 +83,7 @@ def _check(decoded: str) -> None:
         raise UnsafePathError("path refused: a segment holds a dot, slash or backslash encoded twice")
 
 
-def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | CallbackPath:
+def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | RolelessPath | CallbackPath:
     """The routed path, or an error naming why it is refused (405 method, 404 unsafe or unknown path)."""
     if method not in ROUTED_METHODS:
         raise MethodNotAllowedError(f"{method} is not routed: the hub forwards GET, PUT, PATCH, POST and DELETE")
@@ -93,33 +104,50 @@ def confine(method: str, raw_path: bytes | None, path: str) -> RoutePath | Callb
         _check(decoded)
         raw_parts.append(part)
         parts.append(decoded)
-    if len(parts) < 3 or parts[0] != "ocpi" or parts[1] != VERSION:
+    return _routed(parts, raw_parts, raw.endswith("/"), path)
+
+
+def _routed(parts: list[str], raw_parts: list[str], trailing_slash: bool,
+            path: str) -> RoutePath | RolelessPath | CallbackPath:
+    """What a confined path names, by its version prefix: ``/ocpi/{version}/{sender|receiver}/{module}...``
+    (2.2, 2.2.1, 2.3.0), ``/ocpi/2.1.1/{module}...`` (no interface roles), or a callback ticket. A module
+    the version lacks (payments below 2.3.0, charging profiles in 2.1.1) is no endpoint."""
+    version = _VERSIONS.get(parts[1]) if len(parts) >= 3 and parts[0] == "ocpi" else None
+    if version is None:
         raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
-    if parts[2] == "callback":
-        if len(parts) != 4 or not _TICKET.fullmatch(parts[3]) or raw.endswith("/"):
+    if parts[2] == "callback" and parts[1] == VERSION:
+        if len(parts) != 4 or not _TICKET.fullmatch(parts[3]) or trailing_slash:
             raise UnsafePathError("callback URL refused: it must be exactly the URL the hub issued")
         return CallbackPath(parts[3])
-    interface = SEGMENT_INTERFACE.get(parts[2])
-    if interface is None or len(parts) < 4:
-        raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
+    if version is OcpiVersion.V2_1_1:
+        at = 2
+        interface = None
+    else:
+        at = 3
+        interface = SEGMENT_INTERFACE.get(parts[2])
+        if interface is None or len(parts) < 4:
+            raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
     tolerated = None
-    if parts[3] not in SENDER_SIDE:
-        module = _glued_module(parts[3])
+    if parts[at] not in _MODULES[version]:
+        module = _glued_module(parts[at], version)
         if module is None:
             raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
         # '{endpoint}{id}' without a separator: the rest of the segment is the first segment of the suffix.
-        parts[3:4] = [module, parts[3][len(module):]]
-        raw_parts[3:4] = [module, raw_parts[3][len(module):]]
-        _check(parts[4])  # 'locations..' is harmless whole, a dot segment once split
+        parts[at:at + 1] = [module, parts[at][len(module):]]
+        raw_parts[at:at + 1] = [module, raw_parts[at][len(module):]]
+        _check(parts[at + 1])  # 'locations..' is harmless whole, a dot segment once split
         tolerated = "glued_path"
-    suffix = "".join("/" + p for p in raw_parts[4:])
-    if raw.endswith("/") and len(parts) > 4:
+    module = parts[at]
+    suffix = "".join("/" + p for p in raw_parts[at + 1:])
+    if trailing_slash and len(parts) > at + 1:
         suffix += "/"  # kept as sent on an object URL; a collection is the receiver's endpoint as it gave it
-    return RoutePath(interface, parts[3], tuple(parts[4:]), suffix, tolerated)
+    if interface is None:
+        return RolelessPath(module, tuple(parts[at + 1:]), suffix, version, tolerated)
+    return RoutePath(interface, module, tuple(parts[at + 1:]), suffix, tolerated, version)
 
 
-def _glued_module(segment: str) -> str | None:
+def _glued_module(segment: str, version: OcpiVersion) -> str | None:
     for module in _GLUED:
-        if segment.startswith(module):
+        if segment.startswith(module) and module in _MODULES[version]:
             return module
     return None

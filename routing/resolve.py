@@ -11,6 +11,7 @@ from partners.registry import Party, PartyKey, Platform, Snapshot
 from routing.errors import ReceiverLacksModuleError, ReceiverUnreachableError, UnknownReceiverError
 from routing.modules import EMSP_SIDE, caller_roles, receiver_roles
 from routing.policy import refuse_suspended
+from routing.version_endpoints import MODULES
 
 
 def authenticate(snapshot: Snapshot, authorization: bytes | None) -> Platform:
@@ -120,8 +121,10 @@ def resolve_receiver(snapshot: Snapshot, key: PartyKey, module: str, interface: 
             raise ReceiverUnreachableError(f"receiver {party.label} is not connected ({platform.status})")
         return Route(party, platform, endpoint)
     assert reachable_without_module is not None
+    version = snapshot.platforms[reachable_without_module.platform_id].version
+    why = f" (OCPI {version} has no {module} module)" if version is not None and module not in MODULES[version] else ""
     raise ReceiverLacksModuleError(
-        f"receiver {reachable_without_module.label} does not offer the {module} {interface} interface"
+        f"receiver {reachable_without_module.label} does not offer the {module} {interface} interface{why}"
     )
 
 

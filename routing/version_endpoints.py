@@ -23,11 +23,13 @@ from routing.versions.version import ORDER, OcpiVersion
 HUB_VERSIONS: tuple[OcpiVersion, ...] = ORDER
 """Every version the hub speaks, oldest first (the order of ``GET /ocpi/versions``)."""
 
+_BEFORE_PAYMENTS = tuple(m for m in ROUTED_MODULES if m != "payments")
+
 MODULES: dict[OcpiVersion, tuple[str, ...]] = {
     OcpiVersion.V2_1_1: ("cdrs", "commands", "locations", "sessions", "tariffs", "tokens"),
-    OcpiVersion.V2_2: ROUTED_MODULES,
-    OcpiVersion.V2_2_1: ROUTED_MODULES,
-    OcpiVersion.V2_3_0: tuple(sorted((*ROUTED_MODULES, "payments"))),
+    OcpiVersion.V2_2: _BEFORE_PAYMENTS,
+    OcpiVersion.V2_2_1: _BEFORE_PAYMENTS,
+    OcpiVersion.V2_3_0: ROUTED_MODULES,
 }
 """The functional modules the hub offers a party of each version (chargingprofiles is 2.2 on,
 payments 2.3.0 on)."""
@@ -53,6 +55,19 @@ def module_path(version: OcpiVersion, module: str, interface: InterfaceRole | No
     if interface is None:
         raise ValueError(f"OCPI {version} endpoints have an interface role")
     return f"/ocpi/{version}/{INTERFACE_SEGMENT[interface]}/{module}/"
+
+
+def routed_prefixes() -> tuple[str, ...]:
+    """Path prefixes of every module URL the hub advertises: what goes to the routing handler (the rest,
+    versions, credentials and hubclientinfo, is the hub's own). No slash after a 2.1.1 module: a URL
+    glued to the module name (``/ocpi/2.1.1/locationsLOC1``) is the handler's to refuse or accept."""
+    prefixes: list[str] = []
+    for version in HUB_VERSIONS:
+        if version is OcpiVersion.V2_1_1:
+            prefixes += [f"/ocpi/{version}/{module}" for module in MODULES[version]]
+        else:
+            prefixes += [f"/ocpi/{version}/{segment}/" for segment in INTERFACE_SEGMENT.values()]
+    return tuple(prefixes)
 
 
 def version_details(version: OcpiVersion, base_url: str) -> VersionDetails:

@@ -28,7 +28,9 @@ def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> No
     results = json.loads((tmp_path / "latest.json").read_text())
     by_server = {(r["server"], r["method"]): r for r in results["forwarding"]}
     for key in (("direct", "GET"), ("hub", "GET"), ("hub", "PUT"), ("hub (agreements required)", "GET"),
-                ("hub (agreements required)", "PUT"), ("hub (perimeter on)", "GET"), ("hub (perimeter on)", "PUT")):
+                ("hub (agreements required)", "PUT"), ("hub (perimeter on)", "GET"), ("hub (perimeter on)", "PUT"),
+                ("hub (translated 1 KB)", "GET"), ("hub (translated 1 KB)", "PUT"),
+                ("hub (translated 300 KB)", "GET"), ("hub (translated 300 KB)", "PUT")):
         assert by_server[key]["rps"] > 0 and by_server[key]["errors"] == 0, by_server[key]
     assert results["policy"]["agreements"] == results["policy"]["parties"] + 1
     assert [v["location"] for v in results["policy"]["body_view"]] == ["1 KB", "300 KB"]
@@ -40,6 +42,9 @@ def test_tiny_benchmark_run_produces_results(tmp_path: Path, loadgen: str) -> No
     assert all(d["ns_per_decision"] > 0 and d["bytes_per_party"] > 0 for d in results["decision"])
     assert results["profile_top"], "the profiled hub wrote a profile on SIGTERM"
     assert results["summary"]["perimeter_on_over_off_get"] > 0
+    assert results["summary"]["translated_300kb_over_same_version_put"] > 0
+    assert [(row["object"], row["bytes"] > 250_000) for row in results["translation"]][:2] == [
+        ("location", False), ("location", True)]
     assert all(ns > 0 for ns in results["perimeter"].values())
     [fanout] = results["fanout"]
     assert fanout["receivers"] == 11 and fanout["all_delivered_s"] >= fanout["slowest_receiver_s"]
