@@ -230,28 +230,37 @@ def cmd_partners(args: argparse.Namespace) -> int:
 _ROLES = tuple(role.value for role in Role)
 
 
+# A party is shown as the hub writes it everywhere else (logs, errors, the admin API): NL*ABC, and with a
+# role NL*ABC:CPO. The invitation options were first documented as NL:ABC:CPO, so ':' between country
+# and party is accepted too, in every option.
+_PARTY = re.compile(r"([A-Z]{2})[*:]([A-Z0-9]{3})")
+_PARTY_AND_ROLE = re.compile(_PARTY.pattern + r":([A-Z]+)")
+
+
 def party(text: str) -> dict[str, str]:
-    """``NL:ABC:CPO`` as the admin API's planned party (identifiers are case-insensitive: upper-cased)."""
-    parts = text.strip().upper().split(":")
-    if (len(parts) != 3 or not re.fullmatch(r"[A-Z]{2}", parts[0]) or not re.fullmatch(r"[A-Z0-9]{3}", parts[1])
-            or parts[2] not in _ROLES):
+    """``NL*ABC:CPO`` (or ``NL:ABC:CPO``) as the admin API's planned party (identifiers are
+    case-insensitive: upper-cased)."""
+    found = _PARTY_AND_ROLE.fullmatch(text.strip().upper())
+    if found is None or found.group(3) not in _ROLES:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not COUNTRY:PARTY:ROLE (2 letters, 3 letters or digits, one of {', '.join(_ROLES)}), "
-            "e.g. NL:ABC:CPO")
-    return {"country_code": parts[0], "party_id": parts[1], "role": parts[2]}
+            f"{text!r} is not COUNTRY*PARTY:ROLE (2 letters, 3 letters or digits, one of {', '.join(_ROLES)}), "
+            "e.g. NL*ABC:CPO (NL:ABC:CPO also reads)")
+    return {"country_code": found.group(1), "party_id": found.group(2), "role": found.group(3)}
 
 
-def _party(text: str) -> dict[str, str]:
-    country_code, star, party_id = text.partition("*")
-    if not star:
-        raise SystemExit(f"a party is written COUNTRY*PARTY (e.g. NL*CPO), not {text!r}")
-    return {"country_code": country_code, "party_id": party_id}
+def party_key(text: str) -> dict[str, str]:
+    """``NL*CPO`` (or ``NL:CPO``), a party of an agreement, upper-cased."""
+    found = _PARTY.fullmatch(text.strip().upper())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not COUNTRY*PARTY (2 letters, 3 letters or digits), e.g. NL*CPO (NL:CPO also reads)")
+    return {"country_code": found.group(1), "party_id": found.group(2)}
 
 
 def cmd_agreements(args: argparse.Namespace) -> int:
     action = args.action
     if action == "create":
-        body: dict[str, Any] = {"cpo": _party(args.cpo), "emsp": _party(args.emsp)}
+        body: dict[str, Any] = {"cpo": args.cpo, "emsp": args.emsp}
         if args.modules:
             body["modules"] = [m for m in args.modules.replace(",", " ").split() if m]
         if args.valid_from:
@@ -260,7 +269,8 @@ def cmd_agreements(args: argparse.Namespace) -> int:
             body["valid_until"] = args.valid_until
         result = _admin(args, "POST", "/admin/agreements", body)
     elif action == "list":
-        query = urllib.parse.urlencode({k: v for k, v in (("party", args.party), ("status", args.status)) if v})
+        shown = f"{args.party['country_code']}*{args.party['party_id']}" if args.party else None
+        query = urllib.parse.urlencode({k: v for k, v in (("party", shown), ("status", args.status)) if v})
         result = _admin(args, "GET", "/admin/agreements" + (f"?{query}" if query else ""))
     elif action == "show":
         result = _admin(args, "GET", f"/admin/agreements/{args.agreement_id}")
@@ -313,8 +323,8 @@ def parser() -> argparse.ArgumentParser:
     actions = partners.add_subparsers(dest="action", required=True)
     invite = actions.add_parser("invite", help="create a token A for a platform that registers itself")
     invite.add_argument("--name", help="the platform's name, for the operator")
-    invite.add_argument("--party", action="append", default=[], type=party, metavar="CC:PARTY:ROLE",
-                        help="a party the platform will bring, e.g. NL:ABC:CPO (repeatable); listed as PLANNED "
+    invite.add_argument("--party", action="append", default=[], type=party, metavar="CC*PARTY:ROLE",
+                        help="a party the platform will bring, e.g. 'NL*ABC:CPO' (repeatable); listed as PLANNED "
                              "in hubclientinfo until the platform registers")
     register = actions.add_parser("register", help="register with a platform that gave us a token A (in the "
                                                    "highest OCPI version both speak)")
@@ -323,8 +333,8 @@ def parser() -> argparse.ArgumentParser:
     register.add_argument("--name")
     register.add_argument("--role", choices=_ROLES,
                           help="the role of an OCPI 2.1.1 platform's party (2.1.1 credentials carry none)")
-    register.add_argument("--party", action="append", default=[], type=party, metavar="CC:PARTY:ROLE",
-                          help="or its parties with their roles, e.g. NL:ABC:CPO (repeatable)")
+    register.add_argument("--party", action="append", default=[], type=party, metavar="CC*PARTY:ROLE",
+                          help="or its parties with their roles, e.g. 'NL*ABC:CPO' (repeatable)")
     actions.add_parser("list", help="list platforms")
     helps = {
         "show": "show a platform (version, token spelling, parties; never a token)",
@@ -346,13 +356,15 @@ def parser() -> argparse.ArgumentParser:
     agreements = _admin_client(sub, "agreements", "manage roaming agreements through a running hub's admin API")
     steps = agreements.add_subparsers(dest="action", required=True)
     create = steps.add_parser("create", help="join a CPO and an eMSP-side party")
-    create.add_argument("--cpo", required=True, help="the CPO party, e.g. NL*CPO")
-    create.add_argument("--emsp", required=True, help="the eMSP-side party (EMSP, NSP, NAP, SCSP, OTHER), e.g. DE*MSP")
+    create.add_argument("--cpo", required=True, type=party_key, metavar="CC*PARTY", help="the CPO party, e.g. 'NL*CPO'")
+    create.add_argument("--emsp", required=True, type=party_key, metavar="CC*PARTY",
+                        help="the eMSP-side party (EMSP, NSP, NAP, SCSP, OTHER), e.g. 'DE*MSP'")
     create.add_argument("--modules", help="modules covered, e.g. locations,tariffs (default: all)")
     create.add_argument("--from", dest="valid_from", help="RFC 3339 start (default: now)")
     create.add_argument("--until", dest="valid_until", help="RFC 3339 end (default: open-ended)")
     listing = steps.add_parser("list", help="list agreements (newest first)")
-    listing.add_argument("--party", help="only agreements naming this party, e.g. NL*CPO")
+    listing.add_argument("--party", type=party_key, metavar="CC*PARTY",
+                         help="only agreements naming this party, e.g. 'NL*CPO'")
     listing.add_argument("--status", choices=["active", "suspended", "ended"])
     for step in ("show", "suspend", "unsuspend", "end"):
         what = "end an agreement (kept for audit)" if step == "end" else f"{step} an agreement"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import logging
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -23,6 +24,7 @@ from partners.token_facts_store import load_token_facts, save_token_facts
 from routing.learned import Kind, LearnedRoutes
 from routing.translation_memory import TokenFacts, TranslationMemory
 
+log = logging.getLogger("ocpihub.learning")
 _KINDS = {kind.value: kind for kind in Kind}
 # Rows merged per slice: about a microsecond each.
 _STEP = 1000
@@ -42,6 +44,10 @@ class LearnedSync:
         self._since: int | None = None
         self._task: asyncio.Task[None] | None = None
         self.rows_read = 0  # read back in all (the cost of the read-back follows it)
+        # learned.pending_dropped when the last successful round began, and whether this outage's drops
+        # were said.
+        self._dropped_at_last_save = 0
+        self._drops_said = False
 
     async def start(self) -> None:
         # Before the hub serves: the first read (every row) is merged as fast as it goes.
@@ -59,8 +65,7 @@ class LearnedSync:
             await store.save_learned(self.pool, [(k.value, owner[0], owner[1], oid, target[0], target[1])
                                                  for k, owner, oid, target in pending])
         except Exception:
-            for kind, owner, object_id, target in pending:  # try again next round
-                self.learned.pending.setdefault((kind, owner, object_id), target)
+            self.learned.requeue(pending)  # try again next round
             raise
         rows, horizon = await store.load_learned(self.pool, self._since)
         self.rows_read += len(rows)
@@ -97,9 +102,11 @@ class LearnedSync:
         delay = self.interval
         while True:
             await asyncio.sleep(delay)
+            dropped = self.learned.pending_dropped  # drops while this round is under way belong to the next
             try:
                 await self.sync_once()
                 self.outage.ok("learned routes")
+                self._dropped_at_last_save, self._drops_said = dropped, False
                 backoff.reset()
                 delay = self.interval
             except asyncio.CancelledError:
@@ -107,4 +114,14 @@ class LearnedSync:
             except Exception as exc:
                 # Entries not yet written stay pending in memory and go with the next round.
                 self.outage.failed("learned routes", exc)
+                self._note_dropped()
                 delay = backoff.next()
+
+    def _note_dropped(self) -> None:
+        """One line per outage, when the queue of unsaved entries first overflows in it."""
+        dropped = self.learned.pending_dropped - self._dropped_at_last_save
+        if dropped and not self._drops_said:
+            self._drops_said = True
+            log.warning("learned routes: the database is unreachable and the queue of unsaved entries is full; "
+                        "the oldest are dropped until it is back (still known to this replica, not saved or "
+                        "shared with the others)", extra={"max_pending": self.learned.max_pending, "dropped": dropped})

@@ -77,6 +77,11 @@ class ForbiddenError(InvalidParametersError):
     request reached the OCPI layer: HTTP 200 (401 is for the caller's own token only)."""
 
 
+class PartyClaimRefusedError(InvalidParametersError):
+    """2001: credentials name a party the platform may not register (not announced by the operator, or
+    another platform's), see ``partners.party_claims``. Nothing is stored."""
+
+
 class ResponseUrlRefusedError(InvalidParametersError):
     """A ``response_url`` the hub may not call (outbound address policy): refused before forwarding."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -35,6 +35,13 @@ log = logging.getLogger("ocpihub.handshake")
 SUPPORTED = tuple(reversed(ORDER))
 SUPPORTED_VERSIONS = tuple(v.value for v in SUPPORTED)
 """Versions the hub speaks, preferred first."""
+
+NO_ENVELOPE = "no_envelope"
+SINGLE_VERSION = "single_version"
+VERSION_DETAILS_IN_LIST = "version_details_in_list"
+TOLERATED = (NO_ENVELOPE, SINGLE_VERSION, VERSION_DETAILS_IN_LIST)
+"""Deviations of partners' registration answers the hub accepts: ``kind`` values of
+ocpihub_tolerated_deviations_total (each also logged)."""
 
 
 class TokenRefusedError(ClientApiUnusableError):
@@ -76,12 +83,19 @@ class Caller:
     http: aiohttp.ClientSession
     outbound: Outbound
     ssl: ssl.SSLContext | aiohttp.Fingerprint | bool = True
+    # Where a tolerated deviation is counted (``Metrics.tolerated``), by one of the kinds in TOLERATED.
+    tolerated: Callable[[str], None] | None = None
+
+    def tolerate(self, kind: str, message: str) -> None:
+        log.warning(message)
+        if self.tolerated is not None:
+            self.tolerated(kind)
 
 
-def _unwrap(payload: Any) -> Any:
+def _unwrap(payload: Any, caller: Caller) -> Any:
     """``data`` of an OCPI envelope. Tolerates stacks that send the bare data without envelope."""
     if not (isinstance(payload, dict) and "status_code" in payload):
-        log.warning("partner answered without the OCPI envelope; accepted")
+        caller.tolerate(NO_ENVELOPE, "partner answered without the OCPI envelope; accepted")
     if isinstance(payload, dict) and "status_code" in payload:
         status = payload.get("status_code")
         if isinstance(status, int) and not 1000 <= status < 2000:
@@ -124,7 +138,7 @@ async def _call(
     if not raw.strip() and method == "DELETE":
         return None  # a bodiless answer to DELETE says enough
     try:
-        return _unwrap(strict_json.decode(raw, object))
+        return _unwrap(strict_json.decode(raw, object), caller)
     except strict_json.InvalidJson as exc:
         raise ClientApiUnusableError(f"{what} at {shown} did not answer JSON ({exc})") from None
 
@@ -172,7 +186,7 @@ async def discover(
     first = known[0] if known else token_encoding.preferred(version, seen)
     data, versions_spelling = await _call_either(caller, versions_url, token, "versions endpoint", first)
     if isinstance(data, dict):
-        log.warning("partner sent a single Version where a list belongs; accepted")
+        caller.tolerate(SINGLE_VERSION, "partner sent a single Version where a list belongs; accepted")
         data = [data]
     try:
         versions = msgspec.convert(data, list[Version])
@@ -197,7 +211,7 @@ async def discover(
     details_data, spelling = await _call_either(caller, offered[chosen.value], token, "version details endpoint",
                                                 details_first)
     if isinstance(details_data, list) and len(details_data) == 1:
-        log.warning("partner wrapped its version details in a list; accepted")
+        caller.tolerate(VERSION_DETAILS_IN_LIST, "partner wrapped its version details in a list; accepted")
         details_data = details_data[0]
     try:
         details = msgspec.convert(details_data, VersionDetails)

@@ -134,6 +134,18 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+class AnnouncedParty(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """A party the operator said a platform brings (an invitation's or a hub-initiated registration's ``parties``)."""
+
+    country_code: CountryCode
+    party_id: PartyId
+    role: Role
+
+    @property
+    def key(self) -> tuple[str, str, Role]:
+        return (self.country_code.upper(), self.party_id.upper(), self.role)
+
+
 class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True, frozen=True):
     """Per-platform settings an operator sets through the admin API (``PATCH /admin/platforms/{id}/settings``),
     stored as one JSON object. Every field is optional: absent means the hub-wide default. Add a field here
@@ -153,6 +165,11 @@ class PlatformSettings(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_
     # this platform's token but without a matching certificate is refused.
     client_cert_sha256: list[Fingerprint] | None = None
     client_cert_subjects: list[Annotated[str, msgspec.Meta(min_length=1)]] | None = None
+    # The parties the operator announced for this platform (written by an invitation's or a hub-initiated
+    # registration's `parties`). Set, its credentials (POST and PUT, either side) may register only these;
+    # and a country_code+party_id another platform holds, in any role, only if announced here (one company's
+    # CPO and eMSP back offices on two platforms). See partners.party_claims.
+    announced_parties: list[AnnouncedParty] | None = None
     # The IANA time zone of this platform's Locations where they leave ``time_zone`` out (optional in 2.1.1,
     # left out by some 2.2 stacks, required from 2.2 on): what the hub fills in when it translates them.
     # Absent: a 2.1.1 Location without one cannot be translated (2001), a 2.2 one is passed on without it.

@@ -32,17 +32,18 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from partners import handshake, store
+from partners import handshake, party_claims, store
 from partners.credentials import AnyCredentials, HubIdentity, RoleSource, read
 from partners.errors import (
     InvalidParametersError,
     MethodNotAllowedError,
     NoMatchingEndpointsError,
     OutboundUrlRefusedError,
+    PartyClaimRefusedError,
     RoleUnknownError,
 )
-from partners.model import ConnectionStatus, Credentials, CredentialsRole, OutboundTls, Role
-from partners.registry import Party, Platform
+from partners.model import AnnouncedParty, ConnectionStatus, Credentials, CredentialsRole, OutboundTls, Role
+from partners.registry import Party, Platform, party_key
 from partners.secrets import Keyring, outbound_token_context
 from partners.sync import RegistrySync
 from partners.tokens import Secret, TokenEncoding, hash_token, new_token
@@ -84,7 +85,7 @@ class Registrar:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _caller(self, tls: OutboundTls | None) -> handshake.Caller:
-        return handshake.Caller(self.http, self.outbound, self.tls.for_aiohttp(tls))
+        return handshake.Caller(self.http, self.outbound, self.tls.for_aiohttp(tls), self.tolerated)
 
     @contextlib.contextmanager
     def _refusals(self, platform_id: int | None) -> Iterator[None]:
@@ -104,9 +105,13 @@ class Registrar:
 
     # -- partner-initiated ----------------------------------------------------------------------
     async def invite(self, name: str = "", planned: list[tuple[str, str, str]] | None = None) -> Secret:
-        """A new token A for a platform that will register itself (bringing the ``planned`` parties)."""
+        """A new token A for a platform that will register itself (bringing the ``planned`` parties, which
+        are then the only ones it may register: ``partners.party_claims``)."""
         token = new_token()
-        platform_id = await store.create_platform(self.pool, name=name, token_hash=hash_token(token.reveal()))
+        platform_id = await store.create_platform(
+            self.pool, name=name, token_hash=hash_token(token.reveal()),
+            announced=[AnnouncedParty(country_code=cc, party_id=pid, role=Role(role))
+                       for cc, pid, role in planned or ()])
         if planned:
             try:
                 await store.add_planned_parties(self.pool, platform_id, planned)
@@ -127,6 +132,7 @@ class Registrar:
         """
         theirs = read(version, sent, RoleSource.of_parties(platform.parties))
         _check_roles(theirs.roles)
+        self._check_claims(platform, theirs.roles)  # before the partner is contacted; the store checks again
         token_b = Secret(theirs.token)
         with self._refusals(platform.id):
             found = await self._discover(self._caller(platform.settings.outbound_tls), theirs.url, token_b,
@@ -162,9 +168,12 @@ class Registrar:
                 "(\"role\": \"CPO\") or its parties ([{country_code, party_id, role}]) with the registration")
         token_b = new_token()
         # The partner reads our versions with token B while it handles our POST: the platform must
-        # exist (PLANNED) and be in the registry before we send it.
+        # exist (PLANNED) and be in the registry before we send it. The parties the operator named are
+        # the only ones it may register (``partners.party_claims``).
         platform_id = await store.create_platform(
-            self.pool, name=name, token_hash=hash_token(token_b.reveal()), versions_url=versions_url
+            self.pool, name=name, token_hash=hash_token(token_b.reveal()), versions_url=versions_url,
+            announced=[AnnouncedParty(country_code=cc, party_id=pid, role=role)
+                       for (cc, pid), known in roles.known.items() for role in known],
         )
         await self.sync.refresh(platforms=[platform_id])
         answered: AnyCredentials | None = None
@@ -283,6 +292,25 @@ class Registrar:
                 and platform.status is not ConnectionStatus.SUSPENDED
                 for party in platform.parties]
 
+    def _check_claims(self, platform: Platform, roles: list[CredentialsRole]) -> None:
+        """``partners.party_claims`` over this process's snapshot: a partner naming parties it may not
+        register is refused before anything is fetched from it (the store's check, in the transaction
+        that writes them, is the one that counts)."""
+        snapshot = self.sync.registry.snapshot
+        held: dict[tuple[str, str], set[str]] = {}
+        for role in roles:
+            key = party_key(role.country_code, role.party_id)
+            for party in snapshot.by_party.get(key, ()):
+                other = snapshot.platforms.get(party.platform_id)
+                if party.platform_id != platform.id and other is not None and other.token_hash is not None:
+                    held.setdefault(key, set()).add(party.role.value)
+        refused = party_claims.refusal(
+            ((r.country_code, r.party_id, r.role.value) for r in roles),
+            announced=party_claims.announced(platform.settings), held_elsewhere=held,
+            own={(p.country_code, p.party_id, p.role.value) for p in platform.parties})
+        if refused is not None:
+            raise PartyClaimRefusedError(refused)
+
     def _note_spelling(self, platform_id: int, found: handshake.Discovery) -> None:
         """Log and count a partner that wants its token spelled otherwise than its version says."""
         expected = TokenEncoding.PLAIN if found.version is OcpiVersion.V2_1_1 else TokenEncoding.BASE64
@@ -345,7 +373,9 @@ class Registrar:
                 keep_previous_token=keep_previous,
             )
         except store.PartyConflictError as exc:
-            raise InvalidParametersError(f"party {exc.label} is already registered by another platform") from None
+            raise PartyClaimRefusedError(f"party {exc.label} is already registered by another platform") from None
+        except store.PartyClaimError as exc:
+            raise PartyClaimRefusedError(str(exc)) from None
         await self.sync.refresh(platforms=written)
 
 

@@ -17,15 +17,18 @@ import asyncpg
 import msgspec
 import orjson
 
-from partners import changes
+from partners import changes, party_claims
 from partners.errors import DatabaseUnavailableError
-from partners.model import ConnectionStatus, CredentialsRole, Endpoint
+from partners.model import AnnouncedParty, ConnectionStatus, CredentialsRole, Endpoint, PlatformSettings
 from partners.registry import AgreementRow, PartyRow, PlatformRow
 
 log = logging.getLogger("ocpihub.store")
 
 CHANNEL = "ocpihub_registry"
 _MIGRATION_LOCK = 0x0C91_4B0B  # advisory lock id: one migrator at a time across replicas
+# First half of the two-key advisory locks (a key space apart from the one-key locks above and the leader's)
+# that serialise registrations claiming one country_code+party_id, so two cannot both pass the check.
+_PARTY_LOCK = 0x0C91_4B0C
 
 Pool = asyncpg.Pool
 
@@ -36,6 +39,10 @@ class PartyConflictError(Exception):
     def __init__(self, label: str) -> None:
         super().__init__(label)
         self.label = label
+
+
+class PartyClaimError(Exception):
+    """The platform may not register these parties (``partners.party_claims``); the message says why."""
 
 
 class AlreadyRegisteredError(Exception):
@@ -237,13 +244,16 @@ async def notify_changed(conn: Any, *, platforms: Iterable[int] = (), agreements
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
 
 
-async def create_platform(pool: Pool, *, name: str, token_hash: bytes, versions_url: str | None = None) -> int:
-    """A PLANNED platform that may only use versions and credentials with the given token."""
+async def create_platform(pool: Pool, *, name: str, token_hash: bytes, versions_url: str | None = None,
+                          announced: Collection[AnnouncedParty] = ()) -> int:
+    """A PLANNED platform that may only use versions and credentials with the given token; ``announced``:
+    the parties the operator said it brings (its ``announced_parties`` setting, see ``partners.party_claims``)."""
+    settings = {"announced_parties": msgspec.to_builtins(list(announced))} if announced else {}
     async with pool.acquire() as conn, conn.transaction():
         platform_id: int = await conn.fetchval(
-            "INSERT INTO platforms (name, status, token_hash, versions_url) VALUES ($1, 'PLANNED', $2, $3)"
-            " RETURNING id",
-            name, token_hash, versions_url,
+            "INSERT INTO platforms (name, status, token_hash, versions_url, settings)"
+            " VALUES ($1, 'PLANNED', $2, $3, $4) RETURNING id",
+            name, token_hash, versions_url, settings,
         )
         await notify_changed(conn, platforms=[platform_id])
     return platform_id
@@ -270,8 +280,10 @@ async def register_platform(
     ``outbound_token`` comes sealed (``partners.secrets``): this module never sees it in the clear.
 
     A party held by an unregistered platform (no token left) is taken over; one held by a platform
-    still registered raises :class:`PartyConflictError` and nothing is written. Returns the ids of the
-    platforms written (this one, and any that lost a party to it).
+    still registered raises :class:`PartyConflictError` and nothing is written; so does
+    :class:`PartyClaimError` when the parties break ``partners.party_claims`` (checked here, under a lock
+    per party id, so that concurrent registrations cannot both pass). Returns the ids of the platforms
+    written (this one, and any that lost a party to it).
 
     ``registering_with``: the hash of the token A a first registration started with. The row is
     written only if the platform still holds that token and is not registered; otherwise another
@@ -297,6 +309,9 @@ async def register_platform(
         )
         if done == "UPDATE 0":
             raise AlreadyRegisteredError(f"platform {platform_id}")
+        refused = await _claims_refusal(conn, platform_id, roles)
+        if refused is not None:
+            raise PartyClaimError(refused)
         for role in roles:
             holder = await conn.fetchrow(
                 "SELECT p.platform_id, f.token_hash IS NOT NULL AS live FROM parties p"
@@ -330,6 +345,30 @@ async def register_platform(
             )
         await notify_changed(conn, platforms=touched)
     return touched
+
+
+async def _claims_refusal(conn: Any, platform_id: int, roles: list[CredentialsRole]) -> str | None:
+    ids = sorted({(r.country_code.upper(), r.party_id.upper()) for r in roles})
+    for country_code, party_id in ids:
+        await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _PARTY_LOCK, f"{country_code}*{party_id}")
+    settings = msgspec.convert(await conn.fetchval("SELECT settings FROM platforms WHERE id = $1", platform_id),
+                               PlatformSettings)
+    rows = await conn.fetch(
+        "SELECT p.platform_id, p.country_code, p.party_id, p.role"
+        " FROM parties p JOIN platforms f ON f.id = p.platform_id"
+        " WHERE (p.country_code, p.party_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+        " AND (p.platform_id = $1 OR f.token_hash IS NOT NULL)",
+        platform_id, [cc for cc, _ in ids], [pid for _, pid in ids],
+    )
+    held: dict[tuple[str, str], set[str]] = {}
+    own: set[party_claims.PartyRole] = set()
+    for row in rows:
+        if row["platform_id"] == platform_id:
+            own.add((row["country_code"], row["party_id"], row["role"]))
+        else:
+            held.setdefault((row["country_code"], row["party_id"]), set()).add(row["role"])
+    return party_claims.refusal(((r.country_code, r.party_id, r.role.value) for r in roles),
+                                announced=party_claims.announced(settings), held_elsewhere=held, own=own)
 
 
 async def set_token_hash(pool: Pool, platform_id: int, token_hash: bytes | None) -> None:

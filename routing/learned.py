@@ -10,6 +10,7 @@ persist and share with the other replicas.
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 
 from partners.registry import PartyKey
 
@@ -32,6 +33,10 @@ by every replica at its start."""
 Entry = tuple[PartyKey, PartyKey]
 """``(owner, target)``."""
 
+PendingKey = tuple[Kind, PartyKey, str]
+Pending = tuple[Kind, PartyKey, str, PartyKey]
+"""``(kind, owner, object id, target)``: one learned entry not yet written to the database."""
+
 
 class LearnedRoutes:
     """Bounded maps ``object id -> ((owner, target), ...)``: past ``max_per_kind`` ids the least recently
@@ -42,10 +47,15 @@ class LearnedRoutes:
     one-entry tuples most ids map to, are shared by every id with the same owner and target (there are
     as many of them as pairs of parties that exchange objects, not as objects)."""
 
-    def __init__(self, max_per_kind: int = 1_000_000) -> None:
+    def __init__(self, max_per_kind: int = 1_000_000, max_pending: int = 100_000) -> None:
         self.max_per_kind = max_per_kind
         self.maps: dict[Kind, dict[str, tuple[Entry, ...]]] = {kind: {} for kind in Kind}
-        self.pending: dict[tuple[Kind, PartyKey, str], PartyKey] = {}
+        # Entries not yet written, oldest first. While the database is down nothing drains it, so it is
+        # capped (a few hundred bytes an entry): past ``max_pending`` the oldest are dropped and counted.
+        # A dropped entry stays known to this process; only the other replicas (and the next start) miss it.
+        self.max_pending = max_pending
+        self.pending: OrderedDict[PendingKey, PartyKey] = OrderedDict()
+        self.pending_dropped = 0
         self._shared: dict[Entry, tuple[Entry]] = {}
         self._keys: dict[PartyKey, PartyKey] = {}
 
@@ -53,7 +63,13 @@ class LearnedRoutes:
         if len(object_id) > MAX_ID_LENGTH or self.target(kind, owner, object_id) == target:
             return
         self._put(self.maps[kind], owner, object_id, target)
-        self.pending[(kind, owner, object_id)] = target
+        pending = self.pending
+        key = (kind, owner, object_id)
+        pending.pop(key, None)  # learned again: now the newest
+        pending[key] = target
+        if len(pending) > self.max_pending:
+            pending.popitem(last=False)
+            self.pending_dropped += 1
 
     def merge(self, kind: Kind, owner: PartyKey, object_id: str, target: PartyKey) -> None:
         """Knowledge from another replica (or from before a restart): not queued again. What this
@@ -73,10 +89,23 @@ class LearnedRoutes:
                 return target
         return None
 
-    def take_pending(self) -> list[tuple[Kind, PartyKey, str, PartyKey]]:
+    def take_pending(self) -> list[Pending]:
         taken = [(kind, owner, object_id, target) for (kind, owner, object_id), target in self.pending.items()]
         self.pending.clear()
         return taken
+
+    def requeue(self, taken: list[Pending]) -> None:
+        """Put back entries ``take_pending`` gave that could not be written: as the oldest, under what was
+        learned since (which wins where both name the same object), within ``max_pending``."""
+        restored: OrderedDict[PendingKey, PartyKey] = OrderedDict(
+            ((kind, owner, object_id), target) for kind, owner, object_id, target in taken)
+        for key, target in self.pending.items():
+            restored.pop(key, None)
+            restored[key] = target
+        while len(restored) > self.max_pending:
+            restored.popitem(last=False)
+            self.pending_dropped += 1
+        self.pending = restored
 
     def _single(self, owner: PartyKey, target: PartyKey) -> tuple[Entry]:
         """The shared one-entry tuple for ``(owner, target)``."""

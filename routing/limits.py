@@ -68,9 +68,9 @@ def address_key(address: str) -> str:
 
 class FailureThrottle:
     """Failed authentications per client address: ``per_minute`` may fail in a burst, then one more
-    every ``60 / per_minute`` seconds. An address out of failures is *blocked*: every request from it
-    is refused until one failure's worth has refilled, whether or not its token is right (otherwise a
-    blocked guesser would still learn which guess was right).
+    every ``60 / per_minute`` seconds. An address out of failures is *blocked*: its requests without a
+    known token are refused until one failure's worth has refilled (``routing.perimeter`` decides what
+    a block applies to: not to tokens the hub knows, which other clients behind the address may hold).
 
     Memory is bounded: an address is forgotten once its bucket is full again, and past ``max_addresses``
     the oldest entries go first.

@@ -20,6 +20,8 @@ ANSWER_REFUSALS = ("too_large", "length_mismatch", "buffer_full")
 TOLERATED = ("link_header", "location_header", "content_length_and_chunked", "inbound_token_spelling",
              "outbound_token_spelling", "glued_path", "slash_redirect", "no_routing_headers", "unpaginated_answer",
              "empty_path_segment", "sender_inferred", "list_body", "answer_routing_headers",
+             # partners' registration answers (partners.handshake.TOLERATED)
+             "no_envelope", "single_version", "version_details_in_list",
              *TRANSLATION_TOLERATED)
 """Partner deviations the hub works around (the ``kind`` label of ocpihub_tolerated_deviations_total)."""
 

@@ -1,6 +1,11 @@
 """The perimeter stage: may this authenticated platform come in, from here, with this certificate,
 at this rate? And the other side of authentication: addresses that keep failing it are throttled.
 
+A throttled address is refused only for requests whose token the hub does not know (missing or
+unknown): behind a proxy or NAT many partners share one address, and one client guessing there must
+not lock the others out. Letting a valid token through teaches a guesser nothing, since credentials
+tokens are random and it cannot hold one.
+
 One call after authentication (:meth:`Perimeter.admit`) on every surface that takes a credentials
 token (routed modules, callbacks, versions, credentials, hubclientinfo); :meth:`Perimeter.auth_failed`
 where authentication fails; :meth:`Perimeter.admin_blocked`/:meth:`Perimeter.admin_failed` around the
@@ -104,11 +109,9 @@ class Perimeter:
 
     # -- after authentication ------------------------------------------------------------------
     def admit(self, platform: Platform, scope: Scope) -> None:
-        """Raise unless ``platform`` may make this request: its client address not blocked for failed
-        authentications, inside its allow-list, with a pinned certificate, and within its rate."""
+        """Raise unless ``platform`` may make this request: inside its allow-list, with a pinned certificate,
+        and within its rate. Its address's failed authentications do not count here: the token is known."""
         now = self.clock()
-        if self.failures.blocked:
-            self._refuse_if_blocked(scope, now)
         policy = self._policies.get(platform.id)
         if policy is None or policy.settings is not platform.settings:
             policy = self._derive(platform, now)
@@ -143,7 +146,7 @@ class Perimeter:
 
     def screen(self, scope: Scope) -> None:
         """Raise 429 if the client's address is blocked for failed authentications (free when none is):
-        for paths that would otherwise do work, such as a database lookup, before the token is known."""
+        for a token the snapshot does not know, before work such as a database lookup is done for it."""
         if self.failures.blocked:
             self._refuse_if_blocked(scope, self.clock())
 

@@ -5,6 +5,7 @@ for values with every optional part switched on."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -167,6 +168,7 @@ def test_agreements_mode_reaches_the_hub() -> None:
 @pytest.mark.parametrize("values", [{"bogus": 1}, {"hub": {"partyId": "TOOLONG"}}, {"hub": {"workers": 0}},
                                     {"ingress": {"enabled": "yes"}}, {"hub": {"outboundAllow": "internal.example"}},
                                     {"hub": {"agreements": "strict"}}, {"hub": {"broadcast": {"backlogEntries": 0}}},
+                                    {"networkPolicy": {"partnerExcept": ["metadata.internal"]}},
                                     {"hub": {"extraEnv": {"OCPI_HUB_BROADCAST_BACKLOG_BYTES": "1"}}}])
 def test_schema_rejects_unknown_or_malformed_values(values: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmError):
@@ -262,6 +264,14 @@ def test_production_example_uses_its_own_secrets_a_verified_database_and_three_s
     assert {"secretRef": {"name": "ocpi-hub-secrets"}} in migrate["envFrom"]
     assert {"name": "db-ca", "mountPath": "/etc/ocpi-hub/db-ca", "readOnly": True} in migrate["volumeMounts"]
     assert by_kind(docs, "NetworkPolicy") and by_kind(docs, "PrometheusRule") and by_kind(docs, "ServiceMonitor")
+    # Behind ingress-nginx the hub must believe the controller's X-Forwarded-For, or every partner has one address.
+    config = next(d for d in by_kind(docs, "ConfigMap") if "OCPI_HUB_PORT" in d.get("data", {}))
+    assert config["data"]["OCPI_HUB_TRUSTED_PROXIES"] == "10.244.0.0/16"
+    assert "pod CIDR" in (CHART / "examples" / "production-values.yaml").read_text()
+    # The README says production runs with agreements required: so does the example.
+    assert config["data"]["OCPI_HUB_AGREEMENTS"] == "required"
+    [policy] = by_kind(docs, "NetworkPolicy")
+    assert "169.254.169.254/32" in policy_excepts(policy), "no partner URL reaches the cloud metadata service"
 
 
 def test_migration_job_needs_an_existing_secret() -> None:
@@ -301,6 +311,38 @@ def test_network_policy_lets_in_ingress_monitoring_and_tests_and_out_dns_databas
     assert database == {"ports": [{"port": 5432, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}
     assert [p["port"] for p in partners["ports"]] == [443, 8443]
     assert not by_kind(render({}), "NetworkPolicy"), "off by default"
+
+
+def policy_excepts(policy: dict[str, Any]) -> set[str]:
+    """Addresses (as /32 or wider networks) the partner egress rule of ``policy`` cannot reach: every
+    network excepted from all of its ipBlock peers that span the whole IPv4 space."""
+    partners = policy["spec"]["egress"][2]
+    blocks = [p["ipBlock"] for p in partners["to"] if "ipBlock" in p]
+    excepted = [{ipaddress.IPv4Network(n) for n in b.get("except", [])} for b in blocks
+                if b["cidr"] == "0.0.0.0/0"]
+    probes = ("10.96.0.1/32", "172.17.0.1/32", "192.168.1.1/32", "100.64.0.1/32", "169.254.169.254/32",
+              "127.0.0.1/32", "203.0.113.7/32")
+    return {p for p in probes if excepted and all(any(ipaddress.IPv4Network(p).subnet_of(n) for n in e)
+                                                  for e in excepted)}
+
+
+def test_network_policy_keeps_partner_traffic_off_private_link_local_and_cgnat_addresses() -> None:
+    def policy(values: dict[str, Any]) -> dict[str, Any]:
+        [found] = by_kind(render({"networkPolicy": {"enabled": True} | values}), "NetworkPolicy")
+        return found
+
+    everything_private = {"10.96.0.1/32", "172.17.0.1/32", "192.168.1.1/32", "100.64.0.1/32", "169.254.169.254/32",
+                          "127.0.0.1/32"}
+    assert policy_excepts(policy({})) == everything_private, "a public partner address stays reachable"
+    # The knob: the operator's own list, or none.
+    assert policy_excepts(policy({"partnerExcept": ["169.254.0.0/16"]})) == {"169.254.169.254/32"}
+    assert policy_excepts(policy({"partnerExcept": []})) == set()
+    # A partner inside a private range gets a peer of its own; an except the operator wrote is kept.
+    own = policy({"partnerPeers": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}},
+                                   {"ipBlock": {"cidr": "10.20.0.0/16"}}]})
+    assert own["spec"]["egress"][2]["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}},
+                                              {"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    kubernetes_validate.validate(own, KUBE_VERSION, strict=True)
 
 
 def test_prometheus_rule_carries_the_rules_file_as_it_is() -> None:
@@ -354,6 +396,12 @@ def test_the_secrets_key_is_generated_or_taken_from_values_and_reaches_the_pods(
     assert len(parse_key(generated)) == 32 and generated != key_in(render({}))
     mine = new_key()
     assert key_in(render({"secrets": {"secretsKey": mine}})) == mine
+
+
+def test_dashboard_and_alerts_read_no_created_series() -> None:
+    # The hub exports no *_created series (hub.metrics turns them off): a query on one would see nothing.
+    for path in (CHART / "dashboards" / "ocpi-hub.json", CHART / "alerts" / "ocpi-hub.rules.yaml"):
+        assert not re.search(r"\bocpihub_\w*_created\b", path.read_text()), path
 
 
 def test_every_dashboard_metric_is_one_the_hub_exports() -> None:

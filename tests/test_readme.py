@@ -41,3 +41,29 @@ def test_every_outcome_label_value_is_in_the_metrics_table() -> None:
     assert len(rows) == 2
     documented = set(re.findall(r"[a-z_]+", " ".join(rows)))
     assert set(OUTCOMES) <= documented, sorted(set(OUTCOMES) - documented)
+
+
+def cli_examples() -> list[str]:
+    """Every ``ocpi-hub`` command line in the README's shell blocks, continuation lines joined."""
+    blocks = re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+    lines = "\n".join(blocks).replace("\\\n", " ").splitlines()
+    return [line for line in lines if re.match(r"\s*(\.venv/bin/)?ocpi-hub ", line)]
+
+
+def test_cli_examples_quote_every_star_so_no_shell_expands_it() -> None:
+    examples = cli_examples()
+    assert any("'NL*CPO'" in line for line in examples)
+    for line in examples:
+        unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", line).split(" #", 1)[0]
+        assert "*" not in unquoted, line
+
+
+def test_cli_examples_parse() -> None:
+    import shlex
+
+    from hub import cli
+
+    for line in cli_examples():
+        line = re.sub(r"<[^>]*>", "x", line.replace("$H", "--hub http://127.0.0.1:8080"))  # <their token A>
+        argv = shlex.split(line, comments=True)[1:]
+        cli.parser().parse_args(argv)  # exits (argparse) on an option the CLI does not read

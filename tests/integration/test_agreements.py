@@ -233,11 +233,14 @@ async def test_cli_wraps_the_agreements_api(world_open: World, tmp_path: Path) -
         return json.loads(out.stdout)
 
     imported = await asyncio.to_thread(run, "import", str(csv_file))
-    created = await asyncio.to_thread(run, "create", "--cpo", "NL*CP2", "--emsp", "DE*MSP", "--modules",
+    # Both spellings of a party read, in any case ("nl:cp2" as the invitation options write it).
+    created = await asyncio.to_thread(run, "create", "--cpo", "nl:cp2", "--emsp", "DE*MSP", "--modules",
                                       "locations,tariffs", "--until", when(3600))
     assert created["modules"] == ["locations", "tariffs"] and created["valid_until"]
+    assert created["cpo"] == {"country_code": "NL", "party_id": "CP2"}
     listed = await asyncio.to_thread(run, "list", "--party", "BE*MSP")
     assert [a["id"] for a in listed] == imported["ids"]
+    assert [a["id"] for a in await asyncio.to_thread(run, "list", "--party", "BE:MSP")] == imported["ids"]
     assert (await asyncio.to_thread(run, "end", str(created["id"])))["status"] == "ended"
     refused = await asyncio.to_thread(subprocess.run, [*admin, "create", "--cpo", "NL*CPO", "--emsp", "BE*MSP"],
                                       capture_output=True, text=True, timeout=60)

@@ -17,19 +17,32 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize(("text", "expected"), [
+    ("NL*ABC:CPO", {"country_code": "NL", "party_id": "ABC", "role": "CPO"}),  # as the hub writes a party
     ("NL:ABC:CPO", {"country_code": "NL", "party_id": "ABC", "role": "CPO"}),
     ("de:x1z:emsp", {"country_code": "DE", "party_id": "X1Z", "role": "EMSP"}),  # case-insensitive identifiers
-    (" BE:BEC:OTHER ", {"country_code": "BE", "party_id": "BEC", "role": "OTHER"}),
+    (" BE*BEC:OTHER ", {"country_code": "BE", "party_id": "BEC", "role": "OTHER"}),
 ])
 def test_party_option_reads_country_party_role(text: str, expected: dict[str, str]) -> None:
     assert cli.party(text) == expected
 
 
-@pytest.mark.parametrize("text", ["NL:ABC", "NL:AB:CPO", "NLD:ABC:CPO", "NL:ABC:DRIVER", "NL-ABC-CPO", "NL:A-C:CPO",
-                                  "NL:ABC:CPO:X"])
+@pytest.mark.parametrize("text", ["NL:ABC", "NL*ABC", "NL:AB:CPO", "NLD:ABC:CPO", "NL:ABC:DRIVER", "NL-ABC-CPO",
+                                  "NL:A-C:CPO", "NL:ABC:CPO:X", "NL*ABC*CPO", "NL**ABC:CPO"])
 def test_party_option_refuses_anything_else_saying_the_shape(text: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError, match="COUNTRY:PARTY:ROLE"):
+    with pytest.raises(argparse.ArgumentTypeError, match=r"COUNTRY\*PARTY:ROLE .* e\.g\. NL\*ABC:CPO"):
         cli.party(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("NL*CPO", ("NL", "CPO")), ("nl:cpo", ("NL", "CPO")),
+                                                 (" de*m5p ", ("DE", "M5P"))])
+def test_agreement_party_options_read_either_spelling(text: str, expected: tuple[str, str]) -> None:
+    assert cli.party_key(text) == {"country_code": expected[0], "party_id": expected[1]}
+
+
+@pytest.mark.parametrize("text", ["NLCPO", "NL*CP", "NL*CPO:CPO", "NL-CPO", "N*CPO", ""])
+def test_agreement_party_options_refuse_anything_else_saying_the_shape(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=r"COUNTRY\*PARTY .* e\.g\. NL\*CPO"):
+        cli.party_key(text)
 
 
 def test_partners_help_shows_the_default_hub(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,7 +54,7 @@ def test_partners_help_shows_the_default_hub(capsys: pytest.CaptureFixture[str])
 async def test_invite_announces_parties_as_planned(net: Network, capsys: pytest.CaptureFixture[str]) -> None:
     hub = await net.hub()
     args = ["partners", "--hub", hub.base_url, f"--admin-token={hub.admin_token}", "invite", "--name", "Example CPO",
-            "--party", "NL:ABC:CPO", "--party", "nl:xyz:emsp"]
+            "--party", "NL*ABC:CPO", "--party", "nl:xyz:emsp"]
     assert await asyncio.to_thread(cli.main, args) == 0
     invitation = json.loads(capsys.readouterr().out)
     assert invitation["versions_url"] == hub.versions_url and invitation["token"]

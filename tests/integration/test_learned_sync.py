@@ -4,7 +4,10 @@ read (the horizon is the oldest transaction running at the last read, not a cloc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from hub.learning import LearnedSync
 from partners import store
 from routing.learned import Kind, LearnedRoutes
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.anyio
 CPO, MSP = ("NL", "CPO"), ("DE", "MSP")
@@ -62,3 +66,53 @@ async def test_a_row_committed_after_a_read_that_began_before_it_is_read_next_ti
         await late.close()
     await reader.sync_once()
     assert reader.learned.target(Kind.SESSION, CPO, "S1") == MSP
+
+
+async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_outage(
+    pool: store.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Nothing listens on a reserved loopback port: a real refused connection, as when PostgreSQL is down.
+    down = await store.create_pool(f"postgresql://hub@127.0.0.1:{free_port()}/hub")
+    learned = LearnedRoutes(max_pending=50)
+    sync = LearnedSync(learned, down, interval=0.02)
+    task = asyncio.create_task(sync._run())
+
+    def said() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "oldest are dropped" in r.getMessage()]
+
+    try:
+        for n in range(200):
+            learned.learn(Kind.LOCATION, CPO, f"LOC{n}", MSP)
+            if n % 20 == 0:
+                await asyncio.sleep(0.03)  # rounds fail in between
+        await eventually(lambda: said(), "the drop is said")
+        await asyncio.sleep(0.2)  # more failing rounds: still one line
+        assert len(said()) == 1 and said()[0].levelno == logging.WARNING
+        assert len(learned.pending) == 50 and learned.pending_dropped == 150
+        assert [oid for _, _, oid in learned.pending] == [f"LOC{n}" for n in range(150, 200)], "the newest kept"
+
+        sync.pool = pool  # the database is back: what was kept is written
+        await eventually(lambda: not sync.outage.down, "the outage ends")
+        async with pool.acquire() as conn:
+            saved = {r["object_id"] for r in await conn.fetch("SELECT object_id FROM learned_routes")}
+        assert saved == {f"LOC{n}" for n in range(150, 200)} and not learned.pending
+        assert learned.target(Kind.LOCATION, CPO, "LOC0") == MSP, "this replica still routes by a dropped one"
+
+        sync.pool = down  # a second outage gets its own line
+        for n in range(200, 260):
+            learned.learn(Kind.LOCATION, CPO, f"LOC{n}", MSP)
+        await eventually(lambda: len(said()) == 2, "the second outage's drop is said")
+        assert said()[1].__dict__["dropped"] == 10
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await down.close()
+
+
+async def eventually(check: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.02)

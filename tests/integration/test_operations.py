@@ -63,6 +63,7 @@ async def test_metrics_move_by_the_right_amounts(net: Network) -> None:
     assert metric(after, "ocpihub_platforms", status="CONNECTED") == 2
     assert metric(after, "ocpihub_requests_in_flight") == 0
     assert metric(after, "ocpihub_build_info") == 1
+    assert "_created" not in after, "no *_created series doubling the counters"
     # The first load is the one reload; each registration since came as a delta, not a rebuild.
     assert metric(after, "ocpihub_registry_reloads_total") == 1
     assert metric(after, "ocpihub_registry_updates_total", kind="delta") >= 2

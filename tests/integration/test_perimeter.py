@@ -92,7 +92,7 @@ async def test_a_platform_over_its_rate_gets_429_and_retry_after_and_nothing_is_
     assert (await request(hub.base_url, msp, station))[0] == 200
 
 
-async def test_failed_authentications_throttle_the_address_on_every_surface(net: Network) -> None:
+async def test_failed_authentications_throttle_unknown_tokens_from_the_address_on_every_surface(net: Network) -> None:
     hub = await net.hub(auth_failures_per_minute=3)
     msp, station = await pair(net, hub)
     wrong = secrets.token_urlsafe(16)
@@ -100,15 +100,23 @@ async def test_failed_authentications_throttle_the_address_on_every_surface(net:
     assert [status for status, _, _ in answers] == [401, 401]
     status, _, _ = await request(hub.base_url, msp, None, path="/ocpi/2.2.1/credentials", token=wrong)
     assert status == 429  # the third failure, on the hub's own endpoint, blocks the address
-    # Blocked: the right token from there is refused too (a guesser learns nothing), with a wait to honour.
-    status, headers, body = await request(hub.base_url, msp, station)
+    # Blocked: unknown and missing tokens from there get 429 with a wait to honour, routed or not...
+    status, headers, body = await request(hub.base_url, msp, station, token=secrets.token_urlsafe(16))
     assert status == 429 and int(headers["retry-after"]) == 20 and body["status_code"] == 2000
-    assert (await request(hub.base_url, msp, None, path="/ocpi/2.2.1/credentials"))[0] == 429
+    assert (await request(hub.base_url, msp, None, path="/ocpi/2.2.1/credentials", token=wrong))[0] == 429
+    assert (await request(hub.base_url, msp, None, path="/ocpi/versions", token=" "))[0] == 429
+    # ...but every partner behind that address (a proxy without OCPI_HUB_TRUSTED_PROXIES, a NAT) whose token
+    # the hub knows goes on working: a guesser learns nothing from a token it cannot have.
+    before = len(station.received)
+    assert (await request(hub.base_url, msp, station))[0] == 200
+    assert (await request(hub.base_url, station, msp, path="/ocpi/2.2.1/sender/tokens"))[0] == 200
+    assert (await request(hub.base_url, msp, None, path="/ocpi/2.2.1/credentials"))[0] == 200
+    assert len(station.received) == before + 1
     # Another address is not affected.
-    assert (await request(hub.base_url, msp, station, source="127.0.0.2"))[0] == 200
+    assert (await request(hub.base_url, msp, station, source="127.0.0.2", token=wrong))[0] == 401
     text = await scrape(hub.base_url)
-    assert metric(text, "ocpihub_rate_limited_total", kind="auth_failures") == 3
-    assert metric(text, "ocpihub_auth_failures_total") == 3
+    assert metric(text, "ocpihub_rate_limited_total", kind="auth_failures") == 4
+    assert metric(text, "ocpihub_auth_failures_total") == 5
 
     # The admin API has a throttle of its own: the OCPI block does not lock the operator out...
     assert (await hub.admin("GET", "/admin/platforms"))[0] == 200

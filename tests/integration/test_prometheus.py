@@ -22,7 +22,7 @@ import yaml
 
 from tests.integration.test_operations import scrape
 from tests.support.network import Network
-from tests.support.prometheus import Prometheus, PrometheusError, binaries
+from tests.support.prometheus import Prometheus, PrometheusError, binaries, cache_dir, fetched
 from tests.support.traffic import World, build_world, run_round
 
 pytestmark = pytest.mark.slow
@@ -40,6 +40,18 @@ def tools() -> tuple[str, str]:
     if isinstance(found, str):
         pytest.skip(found)
     return found
+
+
+def test_prometheus_is_unpacked_into_the_tests_cache_not_installed(tools: tuple[str, str]) -> None:
+    # apt-get install needed root and, under systemd, started a prometheus service on :9090 as a side effect.
+    unpacked = fetched(cache_dir() / "prometheus")
+    if isinstance(unpacked, str):
+        pytest.skip(f"using prometheus from PATH: {unpacked}")
+    assert tools == unpacked
+    for binary in tools:
+        assert Path(binary).is_relative_to(cache_dir()), binary
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and "version 2." in out.stdout + out.stderr, out
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -77,6 +89,36 @@ def test_alert_rules_pass_promtool(tools: tuple[str, str]) -> None:
     for rule in alert_rules():
         assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
         assert rule["labels"]["severity"] in ("info", "warning", "critical"), rule["alert"]
+
+
+def rule(name: str) -> dict[str, Any]:
+    [found] = [r for r in alert_rules() if r["alert"] == name]
+    return found
+
+
+@pytest.mark.parametrize(("outcomes", "fires"), [
+    ({"unauthorized": 10, "denied": 3, "ok": 0}, False),  # probes the hub refuses: nothing was forwarded
+    ({"timeout": 2, "connection": 1, "unauthorized": 10, "ok": 0}, True),  # forwarded, none succeeded
+    ({"bad_answer": 1, "ok": 0}, True),
+    ({"timeout": 5, "ok": 1}, False),
+    ({"ok": 0}, False),  # idle
+], ids=["refused-probes-only", "forwards-failing", "bad-answers", "some-success", "idle"])
+def test_no_successful_forwards_counts_only_requests_that_reached_a_receiver(
+    tools: tuple[str, str], tmp_path: Path, outcomes: dict[str, int], fires: bool
+) -> None:
+    alert = rule("OcpiHubNoSuccessfulForwards")
+    series = [{"series": f'ocpihub_requests_total{{module="locations",interface="receiver",outcome="{o}",'
+                         f'status_class="2xx"}}', "values": f"0+{per_minute}x40"}
+              for o, per_minute in outcomes.items()]
+    expected = [{"exp_labels": alert["labels"], "exp_annotations": alert["annotations"]}] if fires else []
+    tests = {"rule_files": [str(RULES)], "evaluation_interval": "1m",
+             "tests": [{"interval": "1m", "input_series": series,
+                        "alert_rule_test": [{"eval_time": "30m", "alertname": alert["alert"],
+                                             "exp_alerts": expected}]}]}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(tests))
+    out = subprocess.run([tools[1], "test", "rules", str(tmp_path / "test.yaml")], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_promql_fills_in_grafana_variables() -> None:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from partners import store
+from tests.integration.test_operations import metric, scrape
 from tests.support.network import Network, RunningHub
 from tests.support.partner import FakePlatform, Role, cpo, emsp, token_header
 
@@ -231,12 +232,19 @@ async def test_suspend_and_unsuspend_through_admin_api(net: Network) -> None:
 async def test_sloppy_partner_stack_still_registers(net: Network) -> None:
     # No envelope on versions, a single Version object, details wrapped in a list, a plain token.
     hub = await net.hub()
+    kinds = ("no_envelope", "single_version", "version_details_in_list")
+    text = await scrape(hub.base_url)
+    assert [metric(text, "ocpihub_tolerated_deviations_total", kind=kind) for kind in kinds] == [0, 0, 0]
     partner = await net.partner(emsp("sloppy", sloppy=True))
     answer = await partner.register_with(hub.versions_url, await hub.invite())
     assert answer["status_code"] == 1000
     _, [platform] = await hub.admin("GET", "/admin/platforms")
     assert platform["status"] == "CONNECTED" and platform["version"] == "2.2.1"
     assert any(e["identifier"] == "tokens" for e in platform["endpoints"])
+    # Each deviation is counted (and logged), not only worked around.
+    text = await scrape(hub.base_url)
+    for kind in kinds:
+        assert metric(text, "ocpihub_tolerated_deviations_total", kind=kind) == 1, kind
 
 
 async def test_database_failure_is_an_ocpi_3000_not_a_stack_trace(net: Network) -> None:

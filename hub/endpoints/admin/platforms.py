@@ -14,6 +14,7 @@ from hub.endpoints.admin.common import Handler, body_bytes, guarded
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import agreements_store, store, strict_json
+from partners.errors import PartyClaimRefusedError
 from partners.model import PlatformSettings
 from partners.registration import OperationRefusedError, Registrar
 from partners.registry import Platform
@@ -94,6 +95,9 @@ def _as_client(action: Callable[[Registrar, Platform], Awaitable[None]]) -> Hand
             await action(state.registrar, platform)
         except OperationRefusedError as refused:
             return admin_error(str(refused), 409)
+        except PartyClaimRefusedError as error:
+            # A rotation the partner answered with parties it may not register: nothing was changed.
+            return admin_error(error.message, 409, ocpi_status=error.ocpi_status)
         return admin_json(await store.platform_details(state.pool, platform.id))
     return handler
 

@@ -15,7 +15,7 @@ from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import store
 from partners.credentials import RoleSource
-from partners.errors import RoleUnknownError
+from partners.errors import PartyClaimRefusedError, RoleUnknownError
 from partners.model import CountryCode, PartyId, Role
 from partners.registration import OperationRefusedError
 from partners.registry import PartyKey, party_key
@@ -30,7 +30,8 @@ class PlannedParty(msgspec.Struct, forbid_unknown_fields=True):
 
 class InvitationIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str = ""
-    # Parties the platform is expected to bring: listed as PLANNED in hubclientinfo until it registers.
+    # Parties the platform is expected to bring: listed as PLANNED in hubclientinfo until it registers, and
+    # the only ones it may register (``partners.party_claims``).
     parties: list[PlannedParty] = []
 
 
@@ -39,7 +40,8 @@ class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token: str
     name: str = ""
     # The role of a 2.1.1 partner's party (its credentials carry none): one role for whichever party it
-    # names, or its parties with their roles. Unused when the partner speaks 2.2 or later.
+    # names, or its parties with their roles. ``parties`` are also the only ones the partner may register,
+    # in any version (``partners.party_claims``).
     role: Role | None = None
     parties: list[PlannedParty] = []
 
@@ -83,6 +85,10 @@ async def create_registration(request: Request) -> Response:
                                                      RoleSource(known, body.role))
     except OperationRefusedError as refused:
         return admin_error(str(refused), 409)
+    except PartyClaimRefusedError as error:
+        # The partner answered with parties it may not register (not among those named here, or another
+        # platform's): nothing was kept, and the partner was told its registration is void.
+        return admin_error(error.message, 409, ocpi_status=error.ocpi_status)
     except RoleUnknownError as error:
         # OCPI answers it with HTTP 200 (valid JSON that reached the OCPI layer); to the operator it is
         # a request that lacks what it needs.
