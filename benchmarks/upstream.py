@@ -45,12 +45,17 @@ def location_2_1_1(evses: int) -> dict[str, object]:
 SHAPES = {"2.2.1": LOCATION, "2.1.1": location_2_1_1(2), "2.1.1-300k": location_2_1_1(810)}
 
 
+def envelope(shape: str) -> bytes:
+    return json.dumps({"data": SHAPES[shape], "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}).encode()
+
+
 def response(shape: str) -> bytes:
-    body = json.dumps({"data": SHAPES[shape], "status_code": 1000, "timestamp": "2026-01-01T00:00:00Z"}).encode()
+    body = envelope(shape)
     return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-ID: bench\r\n"
             b"X-Correlation-ID: bench\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
+BODY = envelope("2.2.1")  # what the Hypercorn ceiling answers (benchmarks.fixed_response)
 RESPONSE = response("2.2.1")
 
 

@@ -86,3 +86,12 @@ def test_tiny_broadcast_benchmark_run_produces_results(tmp_path: Path) -> None:
     assert overload["failed"] == 0 and overload["expired"] == 0
     churn = results["churn"]
     assert churn["evses_pushed"] > 0 and churn["slow_receiver_has_latest"] == churn["evses_pushed"]
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem != "__init__"))
+def test_every_benchmark_module_imports(module: str) -> None:
+    # The --tiny run starts only some of the servers (not the Hypercorn ceiling or the naive forwarders):
+    # a module the full run needs must not break unseen.
+    out = subprocess.run([sys.executable, "-c", f"import benchmarks.{module}"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
