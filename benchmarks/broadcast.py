@@ -313,7 +313,9 @@ def push_window(port: int, pid: int, receivers: int, rate: float, seconds: float
            "deliveries_per_second": round(delta("ocpihub_broadcast_deliveries_total:ok") / elapsed),
            "hub_cpu_share": round(cpu / elapsed, 2),
            "hub_cpu_us_per_delivery": round(cpu / max(1.0, delta("ocpihub_broadcast_deliveries_total:ok")) * 1e6, 1),
-           "refused_429": int(delta("ocpihub_broadcast_refused_total")),
+           # Counted per reason (backlog_full, shutting_down): the sum of them all.
+           "refused_429": int(sum(after[k] - before[k] for k in after
+                                  if k.partition(":")[0] == "ocpihub_broadcast_refused_total")),
            "coalesced": int(delta("ocpihub_broadcast_coalesced_total")),
            "expired": int(delta("ocpihub_broadcast_deliveries_total:expired")),
            "failed": int(sum(delta(f"ocpihub_broadcast_deliveries_total:{o}")
