@@ -79,8 +79,7 @@ class LearnedSync:
         try:
             await save_token_facts(self.pool, [(o[0], o[1], contract, f.uid, f.type) for o, contract, f in pending])
         except Exception:
-            for owner, contract, facts in pending:  # try again next round
-                memory.pending.setdefault((owner, contract), facts)
+            memory.requeue(pending)  # try again next round
             raise
         rows, now = await load_token_facts(self.pool, self._facts_since, memory.contract_capacity)
         for owner_cc, owner_pid, contract, uid, token_type in rows:

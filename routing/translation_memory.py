@@ -85,7 +85,12 @@ class TranslationMemory:
         self._locations: _Lru[tuple[PartyKey, str], tuple[OcpiVersion, bytes]] = _Lru(max_bytes // 2)
         self._tokens: _Lru[tuple[PartyKey, str], tuple[OcpiVersion, bytes]] = _Lru(max_bytes // 4)
         self._contracts: _Lru[tuple[PartyKey, str], TokenFacts] = _Lru(max_bytes // 4)
+        # Contract facts not yet shared through the database, oldest first. Nothing drains it while the
+        # database is away, so it holds at most as many as this process keeps itself: past that the oldest
+        # are dropped (still known here; only the other processes miss them) and counted.
         self.pending: dict[tuple[PartyKey, str], TokenFacts] = {}
+        self.max_pending = self.contract_capacity
+        self.pending_dropped = 0
 
     # -- Locations --------------------------------------------------------------------------------------
     def remember_location(self, owner: PartyKey, version: OcpiVersion, raw: bytes, location_id: str) -> None:
@@ -116,7 +121,12 @@ class TranslationMemory:
             facts = TokenFacts(uid, token_type)
             if self.contract(owner, contract) != facts:
                 self.merge_contract(owner, contract, facts)
-                self.pending[(owner, contract)] = facts
+                pending = self.pending
+                pending.pop((owner, contract), None)  # learned again: now the newest
+                pending[(owner, contract)] = facts
+                if len(pending) > self.max_pending:
+                    del pending[next(iter(pending))]
+                    self.pending_dropped += 1
         return contract
 
     def merge_contract(self, owner: PartyKey, contract_id: str, facts: TokenFacts) -> None:
@@ -127,6 +137,18 @@ class TranslationMemory:
         taken = [(owner, contract, facts) for (owner, contract), facts in self.pending.items()]
         self.pending.clear()
         return taken
+
+    def requeue(self, taken: list[tuple[PartyKey, str, TokenFacts]]) -> None:
+        """Put back facts ``take_pending`` gave that could not be written: as the oldest, under what was
+        learned since (which wins for the same contract), within ``max_pending``."""
+        restored = {(owner, contract): facts for owner, contract, facts in taken}
+        for key, facts in self.pending.items():
+            restored.pop(key, None)
+            restored[key] = facts
+        while len(restored) > self.max_pending:
+            del restored[next(iter(restored))]
+            self.pending_dropped += 1
+        self.pending = restored
 
     @property
     def contract_capacity(self) -> int:
