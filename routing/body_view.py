@@ -33,6 +33,7 @@ class BodyView(msgspec.Struct):
     contract_id: Any = None  # real-time authorization, Token
     auth_id: Any = None  # 2.1.1 Session, CDR, Token: the contract id (2.1.1 names no eMSP otherwise)
     expiry_date: Any = None  # RESERVE_NOW: its callback URL lives until then (routing.tickets)
+    reservation_id: Any = None  # RESERVE_NOW, CANCEL_RESERVATION: whose reservation (routing.policy)
 
 
 Views = tuple[BodyView, ...]

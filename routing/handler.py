@@ -493,8 +493,8 @@ class RoutingApp:
             return None
         return self._callback_base + text
 
-    def _session_emsp(self, cpo: PartyKey, session_id: str) -> PartyKey | None:
-        return self.learned.target(Kind.SESSION, cpo, session_id)
+    def _session_emsp(self, kind: Kind, cpo: PartyKey, object_id: str) -> PartyKey | None:
+        return self.learned.target(kind, cpo, object_id)
 
     def _pairs(self, key: PartyKey) -> tuple[_Headers, _Headers]:
         """(OCPI-from-* headers, OCPI-to-* headers) naming ``key``, built once per party."""

@@ -22,6 +22,7 @@ class Kind(enum.StrEnum):
     # (eMSP, contract id) -> where its token went: the eMSP of a 2.1.1 Session or CDR, which names only
     # the contract (auth_id).
     CONTRACT = "contract"
+    RESERVATION = "reservation"  # (CPO, reservation id) -> the eMSP whose RESERVE_NOW made it
 
 
 MAX_ID_LENGTH = 64

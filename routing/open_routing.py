@@ -111,10 +111,14 @@ def decide(ask: Ask, learned: LearnedRoutes, admits: Admits) -> PartyKey | None:
         session_id = _text(body.session_id)
         if found is None and session_id:
             found = _pick(_sessions_of(learned, session_id, sender.key), f"session {session_id}", ask, admits)
+        reservation_id = _text(body.reservation_id)
+        if found is None and reservation_id:
+            mine = [cpo for cpo, emsp in learned.owners(Kind.RESERVATION, reservation_id) if emsp == sender.key]
+            found = _pick(mine, f"reservation {reservation_id}", ask, admits)
         if found is None:
             raise InvalidParametersError(
                 "cannot tell which CPO this command is for: no OCPI-to headers, and neither location_id, "
-                "an EVSE id prefix nor session_id names a CPO the hub knows"
+                "an EVSE id prefix, session_id nor reservation_id names a CPO the hub knows"
             )
         return found
     if interface is R and module == "chargingprofiles" and parts:
@@ -146,6 +150,12 @@ def learn_from(ask: Ask, receiver: PartyKey, learn: Callable[[Kind, PartyKey, st
     if ask.interface is not R:
         return
     parts = ask.segments
+    if ask.module == "commands" and parts and parts[0] == "RESERVE_NOW":
+        view = single(ask.views)
+        reservation = _text(view.reservation_id) if view is not None else None
+        if reservation is not None:
+            learn(Kind.RESERVATION, receiver, reservation, ask.sender.key)  # the CPO's, made by this eMSP
+        return
     if len(parts) < 3:
         return
     module = ask.module

@@ -16,9 +16,10 @@ Rules (the README's tables say the same to partners and operators):
 * **agreement** — with ``OCPI_HUB_AGREEMENTS=required``, a roaming agreement between the CPO and the
   eMSP-side party covers the module now.
 * **ambiguous** — open routing found several receivers and will not guess (see ``open_routing``).
-* **ownership of a session** — a command naming a ``session_id`` (STOP_SESSION) and every charging
-  profile request act on a session: the CPO's session must have gone to the sender, as far as the
-  hub has seen it go (:meth:`Policy.admit_session`). A session the hub never saw is let through: it
+* **ownership of a session or reservation** — a command naming a ``session_id`` (STOP_SESSION) and
+  every charging profile request act on a session; RESERVE_NOW and CANCEL_RESERVATION on a
+  reservation: the CPO's session must have gone to the sender, the reservation been made by it, as
+  far as the hub has seen (:meth:`Policy.admit_session`). One the hub never saw is let through: it
   cannot tell, and refusing would break sessions pushed before the hub learned (or after it forgot).
 
 The sender-side rules run once per request (:meth:`Policy.authorize`), the receiver-side rules once
@@ -42,6 +43,7 @@ from routing.errors import (
     RoleDeniedError,
     SuspendedError,
 )
+from routing.learned import Kind
 from routing.modules import ROUTED_MODULES, caller_roles, receiver_roles
 
 _R = InterfaceRole.RECEIVER
@@ -102,16 +104,20 @@ def refuse_suspended(platform: Platform) -> None:
                              "GET or PUT on credentials are open to it")
 
 
-def session_acted_on(ask: Ask) -> str | None:
-    """The session id a request to a CPO's receiver interface acts on: a command's ``session_id``
-    (STOP_SESSION), the first URL segment of a charging profile request; None for anything else."""
+def session_acted_on(ask: Ask) -> tuple[Kind, str] | None:
+    """The session or reservation a request to a CPO's receiver interface acts on: a command's
+    ``session_id`` (STOP_SESSION) or ``reservation_id`` (RESERVE_NOW, CANCEL_RESERVATION), the first URL
+    segment of a charging profile request; None for anything else."""
     if ask.interface is not _R:
         return None
     if ask.module == "chargingprofiles":
-        return ask.segments[0] if ask.segments else None
+        return (Kind.SESSION, ask.segments[0]) if ask.segments else None
     if ask.module == "commands" and len(ask.views) == 1:
-        session_id = ask.views[0].session_id
-        return session_id if isinstance(session_id, str) and session_id else None
+        view = ask.views[0]
+        if isinstance(view.session_id, str) and view.session_id:
+            return Kind.SESSION, view.session_id
+        if isinstance(view.reservation_id, str) and view.reservation_id:
+            return Kind.RESERVATION, view.reservation_id
     return None
 
 
@@ -217,17 +223,20 @@ class Policy:
         )
 
     def admit_session(self, ask: Ask, receiver: Party,
-                      session_emsp: Callable[[PartyKey, str], PartyKey | None]) -> None:
-        """Rule *ownership* of a session: an eMSP stops or steers its own sessions only. ``session_emsp``
-        says which party the hub saw the CPO's session go to (None: not seen)."""
-        session_id = session_acted_on(ask)
-        if session_id is None:
+                      emsp_of: Callable[[Kind, PartyKey, str], PartyKey | None]) -> None:
+        """Rule *ownership* of a session or reservation: an eMSP stops or steers its own sessions, and
+        replaces or cancels its own reservations, only. ``emsp_of`` says which party the hub saw the CPO's
+        session go to, or make the reservation (None: not seen)."""
+        acted_on = session_acted_on(ask)
+        if acted_on is None:
             return
-        emsp = session_emsp(receiver.key, session_id)
+        kind, object_id = acted_on
+        emsp = emsp_of(kind, receiver.key, object_id)
         if emsp is not None and emsp != ask.sender.key:
+            what = "sessions" if kind is Kind.SESSION else "reservations"
             raise OwnershipDeniedError(
-                f"session {session_id} of {receiver.label} belongs to {emsp[0]}*{emsp[1]}: {ask.sender.label} may "
-                f"only send {ask.module} for its own sessions"
+                f"{kind.value} {object_id} of {receiver.label} belongs to {emsp[0]}*{emsp[1]}: {ask.sender.label} "
+                f"may only send {ask.module} for its own {what}"
             )
 
     def admits(self, snapshot: Snapshot, ask: Ask, key: PartyKey, now: float) -> bool:

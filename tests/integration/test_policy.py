@@ -239,6 +239,30 @@ async def test_two_cpos_with_the_same_ids_never_get_each_others_traffic(world: W
     assert answer["status_code"] == 2001 and "OCPI-to" in answer["status_message"]
 
 
+async def test_a_reservation_is_replaced_or_cancelled_only_by_the_emsp_that_made_it(world: World) -> None:
+    w = world
+
+    def reserve(cc: str, pid: str) -> dict[str, Any]:
+        return {"response_url": "http://127.0.0.1:9/cb", "token": token(cc, pid, "TOK1"), "reservation_id": "R1",
+                "expiry_date": "2030-01-01T00:00:00Z", "location_id": "LOC1"}
+
+    status, _, answer = await w.msp1.call("POST", "commands", "RECEIVER", "/RESERVE_NOW", to=w.cpo1.party(),
+                                          body=reserve("DE", "MSP"))
+    assert answer["status_code"] == 1000 and w.cpo1.received[-1].path == "/receiver/commands/RESERVE_NOW"
+    seen = w.seen()
+    for command, body in (("CANCEL_RESERVATION", {"response_url": "http://127.0.0.1:9/cb", "reservation_id": "R1"}),
+                          ("RESERVE_NOW", reserve("BE", "MSP"))):
+        status, _, answer = await w.msp2.call("POST", "commands", "RECEIVER", f"/{command}", to=w.cpo1.party(),
+                                              body=body)
+        assert (status, answer["status_code"]) == (200, 2001), (command, answer)
+        assert "reservation R1 of NL*CPO belongs to DE*MSP" in answer["status_message"]
+    assert w.seen() == seen
+    # The eMSP that made it cancels it, even without OCPI-to headers: the hub knows where R1 is.
+    status, _, answer = await w.msp1.call("POST", "commands", "RECEIVER", "/CANCEL_RESERVATION",
+                                          body={"response_url": "http://127.0.0.1:9/cb", "reservation_id": "R1"})
+    assert answer["status_code"] == 1000 and w.cpo1.received[-1].path == "/receiver/commands/CANCEL_RESERVATION"
+
+
 async def test_suspension_survives_a_credentials_put_and_closes_all_but_versions_and_credentials(
     world: World,
 ) -> None:

@@ -23,6 +23,7 @@ from routing.errors import (
     RoleDeniedError,
     SuspendedError,
 )
+from routing.learned import Kind
 from routing.policy import Ask, Policy, refuse_suspended
 
 S, R = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -289,11 +290,12 @@ def test_messages_never_hold_more_than_parties_and_modules() -> None:
 
 # -- ownership of a session: STOP_SESSION and charging profiles ------------------------------------
 
-SEEN = {(CPO.key, "S1"): MSP.key}  # the hub saw NL*CPO's session S1 go to DE*MSP
+# The hub saw NL*CPO's session S1 go to DE*MSP, and DE*MSP make reservation R1 at NL*CPO.
+SEEN = {(Kind.SESSION, CPO.key, "S1"): MSP.key, (Kind.RESERVATION, CPO.key, "R1"): MSP.key}
 
 
-def seen(cpo: tuple[str, str], session_id: str) -> tuple[str, str] | None:
-    return SEEN.get((cpo, session_id))
+def seen(kind: Kind, cpo: tuple[str, str], object_id: str) -> tuple[str, str] | None:
+    return SEEN.get((kind, cpo, object_id))
 
 
 @pytest.mark.parametrize(("sender", "module", "path", "body", "method", "refused"), [
@@ -306,12 +308,17 @@ def seen(cpo: tuple[str, str], session_id: str) -> tuple[str, str] | None:
     (MS2, "commands", "/STOP_SESSION", b'{"session_id": "S2", "response_url": "x"}', "POST", False),  # never seen
     (MS2, "commands", "/START_SESSION", b'{"location_id": "S1", "response_url": "x"}', "POST", False),
     (MS2, "commands", "/STOP_SESSION", b'{"session_id": 7, "response_url": "x"}', "POST", False),  # no id
+    (MS2, "commands", "/CANCEL_RESERVATION", b'{"reservation_id": "R1", "response_url": "x"}', "POST", True),
+    (MS2, "commands", "/RESERVE_NOW", b'{"reservation_id": "R1", "response_url": "x"}', "POST", True),
+    (MSP, "commands", "/CANCEL_RESERVATION", b'{"reservation_id": "R1", "response_url": "x"}', "POST", False),
+    (MS2, "commands", "/RESERVE_NOW", b'{"reservation_id": "R2", "response_url": "x"}', "POST", False),
 ])
-def test_an_emsp_stops_and_steers_its_own_sessions_only(sender: Party, module: str, path: str, body: bytes | None,
-                                                        method: str, refused: bool) -> None:
+def test_an_emsp_acts_on_its_own_sessions_and_reservations_only(sender: Party, module: str, path: str,
+                                                                body: bytes | None, method: str,
+                                                                refused: bool) -> None:
     request = ask(sender, module, R, path, body, method)
     if refused:
-        with pytest.raises(OwnershipDeniedError, match="session S1 of NL\\*CPO belongs to DE\\*MSP"):
+        with pytest.raises(OwnershipDeniedError, match=r"(session S1|reservation R1) of NL\*CPO belongs to DE\*MSP"):
             Policy(agreements_required=False).admit_session(request, CPO, seen)
     else:
         Policy(agreements_required=False).admit_session(request, CPO, seen)
