@@ -215,7 +215,8 @@ class HubApp:
             learned = LearnedRoutes(max_per_kind=config.learned_routes_max)
             memory = TranslationMemory(config.translation_memory_bytes)
             learned_sync = LearnedSync(learned, pool, outage=outage, loop_share=config.background_loop_share,
-                                       on_busy=metrics.background("learned_routes"), memory=memory)
+                                       on_busy=metrics.background("learned_routes"), memory=memory,
+                                       on_dropped=metrics.dropped_unsaved)
             await learned_sync.start()
             stack.push_async_callback(learned_sync.stop)
             # The registration client: every address checked by the guard, partners' certificates by

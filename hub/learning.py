@@ -33,7 +33,8 @@ _STEP = 1000
 class LearnedSync:
     def __init__(self, learned: LearnedRoutes, pool: store.Pool, *, interval: float = 1.0,
                  outage: Outage | None = None, loop_share: float = 0.1,
-                 on_busy: Callable[[float], None] | None = None, memory: TranslationMemory | None = None) -> None:
+                 on_busy: Callable[[float], None] | None = None, memory: TranslationMemory | None = None,
+                 on_dropped: Callable[[str, int], None] | None = None) -> None:
         self.learned = learned
         self.memory = memory
         self._facts_since: Any = None
@@ -48,6 +49,9 @@ class LearnedSync:
         # were said.
         self._dropped_at_last_save = 0
         self._drops_said = False
+        # Drops reported to ``on_dropped`` (what, how many since the last report): the operator's counter.
+        self.on_dropped = on_dropped
+        self._reported = {"learned_routes": 0, "token_facts": 0}
 
     async def start(self) -> None:
         # Before the hub serves: the first read (every row) is merged as fast as it goes.
@@ -115,6 +119,17 @@ class LearnedSync:
                 self.outage.failed("learned routes", exc)
                 self._note_dropped()
                 delay = backoff.next()
+            self._report_dropped()
+
+    def _report_dropped(self) -> None:
+        if self.on_dropped is None:
+            return
+        totals = {"learned_routes": self.learned.pending_dropped,
+                  "token_facts": self.memory.pending_dropped if self.memory is not None else 0}
+        for what, total in totals.items():
+            if total > self._reported[what]:
+                self.on_dropped(what, total - self._reported[what])
+                self._reported[what] = total
 
     def _note_dropped(self) -> None:
         """One line per outage, when the queue of unsaved entries first overflows in it."""

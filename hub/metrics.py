@@ -134,6 +134,11 @@ class Metrics:
                                             "Partner deviations from the spec the hub worked around", ["kind"],
                                             registry=r)
         self.registry_reloads = Counter("ocpihub_registry_reloads", "Registry snapshots rebuilt", registry=r)
+        self.unsaved_dropped = Counter("ocpihub_unsaved_dropped", "Entries learned while the database was "
+                                       "unreachable that were dropped unsaved (the queue was full), by what",
+                                       ["what"], registry=r)
+        for what in ("learned_routes", "token_facts"):
+            self.unsaved_dropped.labels(what)
         self.registry_reload_failures = Counter("ocpihub_registry_reload_failures",
                                                 "Registry reloads (or listener reconnections) that failed",
                                                 registry=r)
@@ -280,6 +285,9 @@ class Metrics:
 
     def reload_failed(self) -> None:
         self.registry_reload_failures.inc()
+
+    def dropped_unsaved(self, what: str, n: int) -> None:
+        self.unsaved_dropped.labels(what).inc(n)
 
     def registry_changed(self, change: Change) -> None:
         self._updates[change.kind]()

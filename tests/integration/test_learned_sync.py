@@ -86,7 +86,8 @@ async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_out
     # Nothing listens on a reserved loopback port: a real refused connection, as when PostgreSQL is down.
     down = await store.create_pool(f"postgresql://hub@127.0.0.1:{free_port()}/hub")
     learned = LearnedRoutes(max_pending=50)
-    sync = LearnedSync(learned, down, interval=0.02)
+    reported: list[tuple[str, int]] = []
+    sync = LearnedSync(learned, down, interval=0.02, on_dropped=lambda what, n: reported.append((what, n)))
     task = asyncio.create_task(sync._run())
 
     def said() -> list[logging.LogRecord]:
@@ -102,6 +103,7 @@ async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_out
         assert len(said()) == 1 and said()[0].levelno == logging.WARNING
         assert len(learned.pending) == 50 and learned.pending_dropped == 150
         assert [oid for _, _, oid in learned.pending] == [f"LOC{n}" for n in range(150, 200)], "the newest kept"
+        assert {what for what, _ in reported} == {"learned_routes"} and sum(n for _, n in reported) == 150
 
         sync.pool = pool  # the database is back: what was kept is written
         await eventually(lambda: not sync.outage.down, "the outage ends")
@@ -115,6 +117,7 @@ async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_out
             learned.learn(Kind.LOCATION, CPO, f"LOC{n}", MSP)
         await eventually(lambda: len(said()) == 2, "the second outage's drop is said")
         assert said()[1].__dict__["dropped"] == 10
+        await eventually(lambda: sum(n for _, n in reported) == 160, "every drop counted for the operator")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
