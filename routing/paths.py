@@ -132,7 +132,9 @@ def _routed(parts: list[str], raw_parts: list[str], trailing_slash: bool,
     tolerated = "empty_path_segment" if collapsed else None
     if parts[at] not in _MODULES[version]:
         module = _glued_module(parts[at], version)
-        if module is None:
+        # The raw segment is split where the decoded one is: only when the module name was sent as is, or
+        # the checked path ('%6CocationsNL' -> NL) and the forwarded one ('nsNL') would differ.
+        if module is None or not raw_parts[at].startswith(module):
             raise NoSuchEndpointError(f"no OCPI endpoint at {path}")
         # '{endpoint}{id}' without a separator: the rest of the segment is the first segment of the suffix.
         parts[at:at + 1] = [module, parts[at][len(module):]]

@@ -104,3 +104,19 @@ def test_without_a_raw_path_the_decoded_path_is_encoded_again() -> None:
     assert isinstance(found, RoutePath) and found.suffix == "/AB%20CD/authorize"
     with pytest.raises(UnsafePathError):
         confine("GET", None, f"{P}/sender/tokens/../../credentials")
+
+
+@pytest.mark.parametrize("raw", [
+    f"{P}/receiver/%6CocationsNL/CPO/LOC1",  # decoded: locationsNL; raw cut at 9 would forward '/nsNL/...'
+    f"{P}/sender/locatio%6EsLOC1",
+])
+def test_a_glued_module_name_sent_encoded_is_no_endpoint(raw: str) -> None:
+    # What the policy checks (the decoded segments) and what is forwarded (the raw suffix) must be one path.
+    with pytest.raises(NoSuchEndpointError):
+        confine("PUT", raw.encode(), "ignored")
+
+
+def test_an_encoded_module_name_on_its_own_is_the_module() -> None:
+    found = confine("GET", f"{P}/sender/%6Cocations/LOC1".encode(), "ignored")
+    assert isinstance(found, RoutePath) and (found.module, found.segments, found.suffix) == (
+        "locations", ("LOC1",), "/LOC1")
