@@ -46,7 +46,7 @@ from routing.errors import BacklogFullError, DeniedError, ReceiverRefusedHubErro
 from routing.forward import Forwarder, Outcome, UpstreamFailure, forwarded_headers
 from routing.get_all import Totals, get_all
 from routing.headers import RequestHeaders, read_headers
-from routing.learned import Kind, LearnedRoutes
+from routing.learned import LearnedRoutes
 from routing.location_fetch import LocationFetcher
 from routing.modules import CALLBACK_MODULES, CALLBACK_PREFIX, RolelessPath, RoutePath, hub_endpoint_path
 from routing.observe import NoObserver, RequestRecord, RoutingObserver
@@ -98,6 +98,9 @@ _Headers = tuple[tuple[bytes, bytes], ...]
 _FROM_CC, _FROM_PID = b"ocpi-from-country-code", b"ocpi-from-party-id"
 _TO_CC, _TO_PID = b"ocpi-to-country-code", b"ocpi-to-party-id"
 _ROUTING = frozenset({_FROM_CC, _FROM_PID, _TO_CC, _TO_PID})
+# What the log says of each URL-shape deviation ``routing.paths`` reports.
+_PATH_DEVIATIONS = {"glued_path": "accepted a URL glued to the module without '/'",
+                    "empty_path_segment": "collapsed '//' in a routed URL"}
 # A body that is a JSON array: OCPI requests carry one object (the view reads each element alike).
 _LIST = re.compile(rb"\s*\[")
 # A deviation is counted every time, logged at most once a minute per platform and kind.
@@ -142,7 +145,6 @@ class RoutingApp:
         self.registry = registry
         self.forwarder = forwarder
         self.settings = settings
-        self.callback_key = callback_key
         self.tickets = tickets or TicketBook(MemoryTicketStore(), callback_key, clock=clock)
         self.timeouts = timeouts or Timeouts(forwarder.request_timeout)
         self.collections = CollectionUrls()
@@ -161,6 +163,7 @@ class RoutingApp:
                            for v, modules in MODULES.items() for m in modules for i in InterfaceRole}
         # Routing header pairs per party: ((from-headers), (to-headers)), built on first use.
         self._routing_pairs: dict[PartyKey, tuple[_Headers, _Headers]] = {}
+        self._answer_headers: dict[tuple[PartyKey, PartyKey], tuple[_Headers, dict[bytes, bytes]]] = {}
         self._logged: dict[tuple[str, int], float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -225,7 +228,7 @@ class RoutingApp:
         module, interface = route_path.module, route_path.interface
         parties.interface = interface.value
         if route_path.tolerated is not None:
-            self._tolerate(route_path.tolerated, platform.id, "accepted a URL glued to the module without '/'")
+            self._tolerate(route_path.tolerated, platform.id, _PATH_DEVIATIONS[route_path.tolerated])
         sender = check_sender(platform, headers.from_country_code, headers.from_party_id, module, interface)
         parties.sender, parties.sender_platform, parties.answer_to = sender.label, platform.id, sender.key
         if not headers.from_country_code and route_path.version not in headerless.HEADERLESS:
@@ -265,7 +268,7 @@ class RoutingApp:
             route = resolve_receiver(snapshot, target, module, interface)
         parties.receiver, parties.receiver_platform = route.party.label, route.platform.id
         self.policy.admit(snapshot, ask, route.party, now)
-        self.policy.admit_session(ask, route.party, self._session_emsp)
+        self.policy.admit_session(ask, route.party, self.learned.target)
         assert route.platform.outbound_auth is not None
         crossing = self.bridge.crossing(route_path, method, sender, platform, route.party, route.platform)
         if crossing is not None:
@@ -364,14 +367,10 @@ class RoutingApp:
                 body=sent, correlation_id=correlation_id.decode("latin-1"), sender_label=sender.label,
             )
         open_routing.learn_from(ask, self.settings.hub_party, self.learned.learn)
-        hub_cc, hub_pid = self.settings.hub_party
         answer = envelope.encode(Envelope(status_code=1000, timestamp=envelope.timestamp(),
                                           status_message=f"broadcast to {len(routes)} receivers{said}"))
-        return Response(200, [(b"content-type", b"application/json"),
-                                      (b"ocpi-from-country-code", hub_cc.encode()),
-                                      (b"ocpi-from-party-id", hub_pid.encode()),
-                                      (b"ocpi-to-country-code", sender.country_code.encode()),
-                                      (b"ocpi-to-party-id", sender.party_id.encode())], answer)
+        # Routing headers (from = the hub, to = the sender) are written by _respond_upstream.
+        return Response(200, [_JSON], answer)
 
     async def _callback(
         self, scope: Scope, receive: Receive, headers: RequestHeaders, correlation_id: bytes, ticket_text: str,
@@ -423,13 +422,24 @@ class RoutingApp:
                (b"x-correlation-id", correlation_id)]
         passed = _PASSED_BACK
         rebase = parties.rebase
-        said: list[tuple[bytes, bytes]] = []
+        # The hub says who answered and to whom, whatever the receiver's headers claim: the party it routed
+        # the request to, and the requester. A receiver naming another party would otherwise make the caller
+        # file the answer under that party.
+        answer_from, answer_to = parties.answer_from, parties.answer_to
+        ours, expected = (((), None) if answer_from is None or answer_to is None
+                          else self._answer_pair(answer_from, answer_to))
+        said = 0
+        differs = False
         for name, value in upstream.headers:
             lname = name.lower()
             if lname not in passed:
                 continue
             if lname in _ROUTING:
-                said.append((lname, value.upper()))
+                said += 1
+                if expected is None:
+                    out.append((lname, value))  # no party established (not on a routed answer): passed on
+                elif value != expected[lname] and value.upper() != expected[lname]:
+                    differs = True
                 continue
             if rebase is not None and lname in _REBASED:
                 rebased = await self._rebase(lname, value, *rebase, parties, upstream.status)
@@ -437,23 +447,15 @@ class RoutingApp:
                     continue
                 value = rebased
             out.append((lname, value))
-        # The hub says who answered and to whom, whatever the receiver's headers claim: the party it routed
-        # the request to, and the requester. A receiver naming another party would otherwise make the caller
-        # file the answer under that party.
-        answer_from, answer_to = parties.answer_from, parties.answer_to
-        if answer_from is None or answer_to is None:
-            out += said  # no party established (cannot happen on a routed answer): pass on what was said
-        else:
-            ours = self._pairs(answer_from)[0] + self._pairs(answer_to)[1]
-            out += ours
-            if rebase is not None:  # a receiver's answer (the hub's own answers are built without them)
-                if not said:
-                    self._tolerate("no_routing_headers", parties.receiver_platform,
-                                   "receiver answered without OCPI-from/OCPI-to headers")
-                elif sorted(said) != sorted(ours):
-                    self._tolerate("answer_routing_headers", parties.receiver_platform,
-                                   "receiver's answer named other parties in OCPI-from/OCPI-to; the hub sent the "
-                                   "parties it routed between")
+        out += ours
+        if rebase is not None and expected is not None:  # a receiver's answer, not one the hub made
+            if not said:
+                self._tolerate("no_routing_headers", parties.receiver_platform,
+                               "receiver answered without OCPI-from/OCPI-to headers")
+            elif differs or said != len(ours):
+                self._tolerate("answer_routing_headers", parties.receiver_platform,
+                               "receiver's answer named other parties in OCPI-from/OCPI-to (or some of them); "
+                               "the hub sent the parties it routed between")
         await send({"type": "http.response.start", "status": upstream.status, "headers": out})
         await send({"type": "http.response.body", "body": upstream.body})
         upstream.release()  # written: its bytes no longer count against the answer budget
@@ -477,8 +479,8 @@ class RoutingApp:
                 ticketed = await self._location_ticket(text, parties)
                 if ticketed is not None:
                     return ticketed.encode("latin-1")
-            self.observer.tolerated(f"{name.decode()}_header")
-            log.warning("rewrote a %s header that did not point at the receiver's endpoint", name.decode())
+            self._tolerate(f"{name.decode()}_header", platform,
+                           f"rewrote a {name.decode()} header that did not point at the receiver's endpoint")
         return new.encode("latin-1")
 
     async def _location_ticket(self, url: str, parties: _Parties) -> str | None:
@@ -493,8 +495,18 @@ class RoutingApp:
             return None
         return self._callback_base + text
 
-    def _session_emsp(self, kind: Kind, cpo: PartyKey, object_id: str) -> PartyKey | None:
-        return self.learned.target(kind, cpo, object_id)
+    def _answer_pair(self, answer_from: PartyKey, answer_to: PartyKey) -> tuple[_Headers, dict[bytes, bytes]]:
+        """The routing headers of an answer from ``answer_from`` to ``answer_to``, and the same as a map
+        to check a receiver's own against, built once per pair of parties."""
+        key = (answer_from, answer_to)
+        found = self._answer_headers.get(key)
+        if found is None:
+            ours = self._pairs(answer_from)[0] + self._pairs(answer_to)[1]
+            found = (ours, dict(ours))
+            if len(self._answer_headers) > 100_000:
+                self._answer_headers.clear()
+            self._answer_headers[key] = found
+        return found
 
     def _pairs(self, key: PartyKey) -> tuple[_Headers, _Headers]:
         """(OCPI-from-* headers, OCPI-to-* headers) naming ``key``, built once per party."""
