@@ -64,10 +64,9 @@ from routing.resolve import (
     to_key,
 )
 from routing.rewrite import (
+    ResponseUrls,
     rebase_url,
-    rewrite_body_response_url,
     rewrite_link_header,
-    rewrite_query_response_url,
 )
 from routing.tickets import MemoryTicketStore, Ticket, TicketBook, callback_expiry
 from routing.timeouts import Timeouts
@@ -307,16 +306,8 @@ class RoutingApp:
                                receiver_platform: int, receiver_label: str) -> tuple[bytes | None, str]:
         """Every ``response_url`` (body, or query of a charging-profile GET/DELETE) replaced by a short
         hub ticket URL, issued only once each original passed the outbound policy."""
-        originals: list[str] = []
-
-        def collect(original: str) -> str:
-            originals.append(original)
-            return original
-
-        if body:
-            rewrite_body_response_url(body, collect)
-        if query:
-            rewrite_query_response_url(query, collect)
+        urls = ResponseUrls(body, query)  # parsed once: what is replaced below is what was found here
+        originals = urls.originals
         if not originals:
             return body, query
         for original in originals:
@@ -335,11 +326,7 @@ class RoutingApp:
                     kind="callback", sender_platform=sender_platform, sender_party=ask.sender.label,
                     receiver_platform=receiver_platform, receiver_party=receiver_label, url=original,
                     module=ask.module, expires=expires))
-        if body:
-            body = rewrite_body_response_url(body, issued.__getitem__) or body
-        if query:
-            query = rewrite_query_response_url(query, issued.__getitem__) or query
-        return body, query
+        return urls.replaced(body, query, issued.__getitem__)
 
     async def _broadcast(self, scope: Scope, route_path: RoutePath, ask: Ask, platform: Platform, body: bytes | None,
                          query: str, correlation_id: bytes, now: float) -> Response:

@@ -68,25 +68,50 @@ def _is_response_url(key: str) -> bool:
     return key.lower() == _RESPONSE_URL
 
 
+class ResponseUrls:
+    """The ``response_url`` values of a request (top level of a JSON body, in any key case; and its query
+    string), each parsed once: what :meth:`replaced` rewrites is what was found, without parsing again."""
+
+    __slots__ = ("_keys", "_obj", "_pairs")
+
+    def __init__(self, body: bytes | None, query: str) -> None:
+        self._obj: dict[str, object] | None = None
+        self._keys: list[str] = []
+        if body:
+            try:
+                obj = _decode_body(body)
+            except msgspec.DecodeError:
+                obj = None
+            if isinstance(obj, dict):
+                self._obj = obj
+                self._keys = [k for k, v in obj.items() if isinstance(v, str) and _is_response_url(k)]
+        pairs = parse_qsl(query, keep_blank_values=True) if query else []
+        self._pairs = pairs if any(_is_response_url(k) for k, _ in pairs) else []
+
+    @property
+    def originals(self) -> list[str]:
+        found = [str(self._obj[k]) for k in self._keys] if self._obj is not None else []
+        return found + [v for k, v in self._pairs if _is_response_url(k)]
+
+    def replaced(self, body: bytes | None, query: str,
+                 make_callback: Callable[[str], str]) -> tuple[bytes | None, str]:
+        """``body`` and ``query`` with every ``response_url`` found replaced by ``make_callback(original)``."""
+        if self._keys and self._obj is not None:
+            for key in self._keys:
+                self._obj[key] = make_callback(str(self._obj[key]))
+            body = _encode_body(self._obj)
+        if self._pairs:
+            query = urlencode([(k, make_callback(v) if _is_response_url(k) else v) for k, v in self._pairs])
+        return body, query
+
+
 def rewrite_body_response_url(body: bytes, make_callback: Callable[[str], str]) -> bytes | None:
     """The JSON body with its top-level ``response_url`` (in any case) replaced, or None when it has none."""
-    try:
-        obj = _decode_body(body)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    found = False
-    for key, value in obj.items():
-        if isinstance(value, str) and _is_response_url(key):
-            obj[key] = make_callback(value)
-            found = True
-    return _encode_body(obj) if found else None
+    urls = ResponseUrls(body, "")
+    return urls.replaced(body, "", make_callback)[0] if urls.originals else None
 
 
 def rewrite_query_response_url(query: str, make_callback: Callable[[str], str]) -> str | None:
     """The query string with its ``response_url`` (in any case) replaced, or None when it has none."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(_is_response_url(k) for k, _ in pairs):
-        return None
-    return urlencode([(k, make_callback(v) if _is_response_url(k) else v) for k, v in pairs])
+    urls = ResponseUrls(None, query)
+    return urls.replaced(None, query, make_callback)[1] if urls.originals else None
