@@ -37,7 +37,7 @@ from routing.modules import RoutePath
 from routing.object_kinds import Kinds, kinds
 from routing.observe import RoutingObserver
 from routing.resolve import Route
-from routing.translation_context import Contexts, Sides
+from routing.translation_context import Contexts, Fetched, Sides
 from routing.translation_memory import TranslationMemory
 from routing.upstream_client import Response
 from routing.versions import (
@@ -126,6 +126,8 @@ class Crossing:
         self.answer_sides = answer_sides
         self.token_uid = token_uid
         self.report = _Report()
+        self.fetched: Fetched = {}
+        """The Locations this request fetched (a page of Sessions names the same ones again)."""
 
     # -- the request, caller → receiver ------------------------------------------------------------
     async def request(self, body: bytes | None) -> bytes | None:
@@ -217,7 +219,8 @@ class Crossing:
             raise UntranslatableError(self.module, kind, "not a JSON object")
         contexts = self.bridge.contexts
         step = translate_patch if partial else translate
-        context = await contexts.context(document, self.module, kind, source, target, sides, token_uid=self.token_uid)
+        context = await contexts.context(document, self.module, kind, source, target, sides, token_uid=self.token_uid,
+                                         fetched=self.fetched)
         try:
             result = step(document, self.module, kind, source, target, context)
         except UntranslatableError as error:
@@ -225,7 +228,7 @@ class Crossing:
                 raise
             # The Location kept lacks the EVSE or connector used (it changed since): fetched again, once.
             context = await contexts.context(document, self.module, kind, source, target, sides,
-                                             token_uid=self.token_uid, fresh=True)
+                                             token_uid=self.token_uid, fresh=True, fetched=self.fetched)
             result = step(document, self.module, kind, source, target, context)
         self.report.add(result)
         self.bridge.counted(result)
@@ -365,6 +368,7 @@ class OwnerPages:
         self.module = module
         self.caller = caller
         self.report = _Report()
+        self.fetched: Fetched = {}
         self.sources: set[OcpiVersion] = set()
 
     async def __call__(self, route: Route, items: list[msgspec.Raw]) -> list[msgspec.Raw] | list[bytes]:
@@ -377,6 +381,7 @@ class OwnerPages:
                             Sides(owner=route.party.key, owner_platform=route.platform, token_owner=self.caller.key,
                                   peer=self.caller.key))
         crossing.report = self.report
+        crossing.fetched = self.fetched
         return await crossing.page(items, kind, source, self.target, crossing.answer_sides)
 
     def message(self) -> str | None:
