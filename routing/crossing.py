@@ -62,6 +62,8 @@ _MESSAGE_MAX = 600
 _SESSION_LIKE = frozenset({"sessions", "cdrs"})
 _SENDER, _RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
 _LOG_EVERY = 60.0
+_NULL = msgspec.Raw(b"null")
+"""Compared as is (Raw equality is by content): ``bytes(data) == b"null"`` would copy a whole page first."""
 
 
 def version_of(platform: Platform) -> OcpiVersion:
@@ -157,7 +159,7 @@ class Crossing:
             envelope = None  # not an OCPI answer (an HTML error page): passed on as it came
         if envelope is None:
             return response
-        data: msgspec.Raw | None = envelope.data if envelope.data and bytes(envelope.data) != b"null" else None
+        data: msgspec.Raw | None = envelope.data if envelope.data and envelope.data != _NULL else None
         ok = isinstance(envelope.status_code, int) and 1000 <= envelope.status_code < 2000
         if kind is not None and data is not None and ok:
             data = await self._answer_data(kind, data)

@@ -151,6 +151,8 @@ def test_answers_that_are_no_ocpi_envelope_or_an_error_pass_as_they_came() -> No
     assert run(crossing.answer(html)) is html
     refused = Response(200, [], b'{"status_code":2003,"timestamp":"t","data":{"id":"L1"}}')
     assert run(crossing.answer(refused)) is refused
+    nothing = Response(200, [], b'{"status_code":1000,"timestamp":"t","data":null}')
+    assert run(crossing.answer(nothing)) is nothing, "data null: nothing to translate"
 
 
 def test_a_single_object_answer_that_cannot_be_carried_is_4000() -> None:
