@@ -88,18 +88,15 @@ class _Report:
     """What one request's crossings lost or left out, told to the caller in the answer's status_message
     (each document's losses are counted as it is translated)."""
 
-    __slots__ = ("left_out", "lost", "tolerated")
+    __slots__ = ("left_out", "lost")
 
     def __init__(self) -> None:
         self.lost: dict[Loss, None] = {}
-        self.tolerated: dict[str, None] = {}
         self.left_out: list[str] = []
 
     def add(self, result: Translated) -> None:
         for loss in result.losses:
             self.lost[loss] = None
-        for kind in result.tolerated:
-            self.tolerated[kind] = None
 
     def message(self, a: OcpiVersion, b: OcpiVersion) -> str | None:
         parts = []

@@ -70,9 +70,6 @@ class _Lru(Generic[K, V]):
         if old is not None:
             self.bytes -= old[1]
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
