@@ -40,6 +40,7 @@ from routing.resolve import Route
 from routing.translation_context import Contexts, Fetched, Sides
 from routing.translation_memory import TranslationMemory
 from routing.upstream_client import Response
+from routing.version_endpoints import MODULES
 from routing.versions import (
     Loss,
     NotInVersionError,
@@ -56,8 +57,6 @@ log = logging.getLogger("ocpihub.translation")
 
 _IDENTICAL = frozenset({"chargingprofiles"})
 """Modules whose objects are the same in every version that has them."""
-_ONLY_IN = {"payments": OcpiVersion.V2_3_0}
-"""Modules of one version only: never translated, refused towards any other."""
 _MESSAGE_MAX = 600
 _SESSION_LIKE = frozenset({"sessions", "cdrs"})
 _SENDER, _RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -275,14 +274,15 @@ class Bridge:
                         request_sides, answer_sides, uid)
 
     def crosses(self, module: str, source: OcpiVersion, target: OcpiVersion) -> bool:
-        """Whether documents of ``module`` change between the two versions; refuses a module that exists
-        in one version only (payments) towards any other."""
-        if not needs_translation(source, target):
+        """Whether documents of ``module`` change between the two versions; refuses a module one of the
+        two versions lacks (payments before 2.3.0), as the hub's own version details say
+        (``routing.version_endpoints.MODULES``)."""
+        if not needs_translation(source, target) or module in _IDENTICAL:
             return False
-        only = _ONLY_IN.get(module)
-        if only is not None:
-            raise NotInVersionError(module, "objects", (target if source is only else source).value)
-        return module not in _IDENTICAL
+        for version in (target, source):
+            if module not in MODULES[version]:
+                raise NotInVersionError(module, "objects", version.value)
+        return True
 
     def callback(self, kind: str, module: str, caller_platform: Platform, caller: PartyKey,
                  holder_platform: Platform, holder: PartyKey) -> Crossing | None:

@@ -90,6 +90,9 @@ def test_payments_never_leave_2_3_0() -> None:
     with pytest.raises(NotInVersionError) as caught:
         bridge()[0].crosses("payments", V230, V221)
     assert "2.2.1" in caught.value.message and caught.value.http_status == 200
+    with pytest.raises(NotInVersionError) as caught:
+        bridge()[0].crosses("payments", V22, V230)  # the version lacking it is named, whichever side it is
+    assert "2.2" in caught.value.message and "2.3.0" not in caught.value.message
 
 
 def test_a_request_body_is_translated_and_its_losses_counted_and_told() -> None:
