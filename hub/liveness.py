@@ -40,6 +40,7 @@ from partners.model import ConnectionStatus, InterfaceRole, Role
 from partners.pacing import Pacer
 from partners.registry import Party, Platform, Registry, Snapshot
 from partners.sync import Change
+from routing.crossing import version_of
 from routing.forward import Forwarder, UpstreamFailure
 from routing.versions import Context, NotInVersionError, OcpiVersion, UntranslatableError, translate
 
@@ -283,7 +284,7 @@ class Liveness:
                 for platform in receivers:
                     if platform.id == party.platform_id:
                         continue
-                    version = platform.version or OcpiVersion.V2_2_1
+                    version = version_of(platform)
                     if version not in bodies:
                         document = client_info_in(version, info)
                         bodies[version] = None if document is None else _encode(document)
@@ -297,7 +298,7 @@ class Liveness:
         """Every other party's current ClientInfo to a platform that just became CONNECTED (in the order
         the registry keeps them), ``concurrency`` at once."""
         snapshot = self.registry.snapshot
-        version = platform.version or OcpiVersion.V2_2_1
+        version = version_of(platform)
 
         def sends() -> Iterator[tuple[Party, bytes, Platform]]:
             # Made as the senders take them (one body per send, not 100,000 up front on the loop).

@@ -492,10 +492,6 @@ class Backlog:
             fifo.popleft()
         return fifo[0].since if fifo else None
 
-    @property
-    def in_flight(self) -> int:
-        return sum(r.in_flight for r in self._receivers.values())
-
     def drain(self) -> list[Entry]:
         """Every waiting entry, receiver by receiver and lane by lane in delivery order, taken out of
         the backlog (in-flight entries stay). Linear in the size of the backlog."""

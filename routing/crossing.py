@@ -37,9 +37,10 @@ from routing.modules import RoutePath
 from routing.object_kinds import Kinds, kinds
 from routing.observe import RoutingObserver
 from routing.resolve import Route
-from routing.translation_context import Contexts, Sides
+from routing.translation_context import Contexts, Fetched, Sides
 from routing.translation_memory import TranslationMemory
 from routing.upstream_client import Response
+from routing.version_endpoints import MODULES
 from routing.versions import (
     Loss,
     NotInVersionError,
@@ -56,12 +57,12 @@ log = logging.getLogger("ocpihub.translation")
 
 _IDENTICAL = frozenset({"chargingprofiles"})
 """Modules whose objects are the same in every version that has them."""
-_ONLY_IN = {"payments": OcpiVersion.V2_3_0}
-"""Modules of one version only: never translated, refused towards any other."""
 _MESSAGE_MAX = 600
 _SESSION_LIKE = frozenset({"sessions", "cdrs"})
 _SENDER, _RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
 _LOG_EVERY = 60.0
+_NULL = msgspec.Raw(b"null")
+"""Compared as is (Raw equality is by content): ``bytes(data) == b"null"`` would copy a whole page first."""
 
 
 def version_of(platform: Platform) -> OcpiVersion:
@@ -86,18 +87,15 @@ class _Report:
     """What one request's crossings lost or left out, told to the caller in the answer's status_message
     (each document's losses are counted as it is translated)."""
 
-    __slots__ = ("left_out", "lost", "tolerated")
+    __slots__ = ("left_out", "lost")
 
     def __init__(self) -> None:
         self.lost: dict[Loss, None] = {}
-        self.tolerated: dict[str, None] = {}
         self.left_out: list[str] = []
 
     def add(self, result: Translated) -> None:
         for loss in result.losses:
             self.lost[loss] = None
-        for kind in result.tolerated:
-            self.tolerated[kind] = None
 
     def message(self, a: OcpiVersion, b: OcpiVersion) -> str | None:
         parts = []
@@ -126,6 +124,8 @@ class Crossing:
         self.answer_sides = answer_sides
         self.token_uid = token_uid
         self.report = _Report()
+        self.fetched: Fetched = {}
+        """The Locations this request fetched (a page of Sessions names the same ones again)."""
 
     # -- the request, caller → receiver ------------------------------------------------------------
     async def request(self, body: bytes | None) -> bytes | None:
@@ -155,7 +155,7 @@ class Crossing:
             envelope = None  # not an OCPI answer (an HTML error page): passed on as it came
         if envelope is None:
             return response
-        data: msgspec.Raw | None = envelope.data if envelope.data and bytes(envelope.data) != b"null" else None
+        data: msgspec.Raw | None = envelope.data if envelope.data and envelope.data != _NULL else None
         ok = isinstance(envelope.status_code, int) and 1000 <= envelope.status_code < 2000
         if kind is not None and data is not None and ok:
             data = await self._answer_data(kind, data)
@@ -217,7 +217,8 @@ class Crossing:
             raise UntranslatableError(self.module, kind, "not a JSON object")
         contexts = self.bridge.contexts
         step = translate_patch if partial else translate
-        context = await contexts.context(document, self.module, kind, source, target, sides, token_uid=self.token_uid)
+        context = await contexts.context(document, self.module, kind, source, target, sides, token_uid=self.token_uid,
+                                         fetched=self.fetched)
         try:
             result = step(document, self.module, kind, source, target, context)
         except UntranslatableError as error:
@@ -225,7 +226,7 @@ class Crossing:
                 raise
             # The Location kept lacks the EVSE or connector used (it changed since): fetched again, once.
             context = await contexts.context(document, self.module, kind, source, target, sides,
-                                             token_uid=self.token_uid, fresh=True)
+                                             token_uid=self.token_uid, fresh=True, fetched=self.fetched)
             result = step(document, self.module, kind, source, target, context)
         self.report.add(result)
         self.bridge.counted(result)
@@ -273,14 +274,15 @@ class Bridge:
                         request_sides, answer_sides, uid)
 
     def crosses(self, module: str, source: OcpiVersion, target: OcpiVersion) -> bool:
-        """Whether documents of ``module`` change between the two versions; refuses a module that exists
-        in one version only (payments) towards any other."""
-        if not needs_translation(source, target):
+        """Whether documents of ``module`` change between the two versions; refuses a module one of the
+        two versions lacks (payments before 2.3.0), as the hub's own version details say
+        (``routing.version_endpoints.MODULES``)."""
+        if not needs_translation(source, target) or module in _IDENTICAL:
             return False
-        only = _ONLY_IN.get(module)
-        if only is not None:
-            raise NotInVersionError(module, "objects", (target if source is only else source).value)
-        return module not in _IDENTICAL
+        for version in (target, source):
+            if module not in MODULES[version]:
+                raise NotInVersionError(module, "objects", version.value)
+        return True
 
     def callback(self, kind: str, module: str, caller_platform: Platform, caller: PartyKey,
                  holder_platform: Platform, holder: PartyKey) -> Crossing | None:
@@ -365,6 +367,7 @@ class OwnerPages:
         self.module = module
         self.caller = caller
         self.report = _Report()
+        self.fetched: Fetched = {}
         self.sources: set[OcpiVersion] = set()
 
     async def __call__(self, route: Route, items: list[msgspec.Raw]) -> list[msgspec.Raw] | list[bytes]:
@@ -377,6 +380,7 @@ class OwnerPages:
                             Sides(owner=route.party.key, owner_platform=route.platform, token_owner=self.caller.key,
                                   peer=self.caller.key))
         crossing.report = self.report
+        crossing.fetched = self.fetched
         return await crossing.page(items, kind, source, self.target, crossing.answer_sides)
 
     def message(self) -> str | None:

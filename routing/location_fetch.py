@@ -13,10 +13,11 @@ import msgspec
 from partners import strict_json
 from partners.model import InterfaceRole
 from partners.registry import PartyKey, Platform
+from routing.crossing import version_of
 from routing.forward import Forwarder, UpstreamFailure, forwarded_headers
 from routing.headerless import sends_routing_headers
 from routing.translation_memory import TranslationMemory
-from routing.versions import OcpiVersion, VersionedDocument, codec
+from routing.versions import VersionedDocument, codec
 
 log = logging.getLogger("ocpihub.translation")
 
@@ -56,6 +57,6 @@ class LocationFetcher:
         document = codec.decode(answer.data)
         if not isinstance(document, dict):
             return None
-        version = platform.version or OcpiVersion.V2_2_1
+        version = version_of(platform)
         self.memory.remember_location(owner, version, answer.data, location_id)
         return VersionedDocument(version, document)

@@ -33,6 +33,8 @@ COMMANDS = {"START_SESSION": "start_session", "STOP_SESSION": "stop_session", "R
 _LOCATION_PARTS = ("location", "evse", "connector")
 _OWNED = {"sessions": "session", "tariffs": "tariff", "tokens": "token"}
 _PUSHES = ("PUT", "PATCH")
+_PAGES = {"locations": "location", "sessions": "session", "cdrs": "cdr", "tariffs": "tariff", "tokens": "token"}
+"""Module → the kind of each object of its GET all page."""
 
 
 def _pushed_or_read(kind: str | None, method: str) -> Kinds:
@@ -63,8 +65,7 @@ def kinds(module: str, interface: InterfaceRole, method: str, segments: tuple[st
         return NOTHING
     if method == "GET":
         if n == 0:
-            page = {"locations": "location", "sessions": "session", "cdrs": "cdr", "tariffs": "tariff",
-                    "tokens": "token"}.get(module)
+            page = _PAGES.get(module)
             return Kinds(None, page, True) if page is not None else NOTHING
         if module == "locations" and n <= 3:
             # /{location_id}[/{evse_uid}[/{connector_id}]]

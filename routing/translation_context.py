@@ -28,6 +28,11 @@ from routing.versions.version import OcpiVersion
 FetchLocation = Callable[[Platform, PartyKey, str], Awaitable[VersionedDocument | None]]
 """``(CPO's platform, CPO, location id) -> the Location as the CPO has it now, or None``."""
 
+Fetched = dict[tuple[PartyKey, str], VersionedDocument | None]
+"""What one request fetched, by (CPO, location id upper-cased), a failure as None: a page of Sessions
+naming the same Location (an unreachable one above all) fetches it once, not once per Session, each up
+to the request timeout. A failure is not kept in ``TranslationMemory``: the next request tries again."""
+
 _OLDEST = OcpiVersion.V2_1_1
 
 
@@ -72,15 +77,16 @@ class Contexts:
 
     async def context(self, document: dict[str, Any], module: str, kind: str, source: OcpiVersion,
                       target: OcpiVersion, sides: Sides, *, token_uid: str | None = None,
-                      fresh: bool = False) -> Context:
+                      fresh: bool = False, fetched: Fetched | None = None) -> Context:
         """The context of ``document`` (``kind`` of ``module``, written in ``source``) crossing to ``target``;
-        ``fresh``: a Location is fetched even if one is kept (the kept one lacked the EVSE used)."""
+        ``fresh``: a Location is fetched even if one is kept (the kept one lacked the EVSE used), unless
+        this request (``fetched``) already fetched it."""
         context = self.base(sides)
         if module in ("sessions", "cdrs"):
             if source is _OLDEST:
                 context = self._token_facts(context, document, sides)
             elif target is _OLDEST:
-                context = await self._location(context, document, module, sides, fresh)
+                context = await self._location(context, document, module, sides, fresh, fetched)
         elif kind == "authorization_info" and source is _OLDEST and token_uid is not None and "token" not in document:
             if sides.owner is not None:
                 token = self.memory.token(sides.owner, token_uid)
@@ -98,7 +104,7 @@ class Contexts:
         return dataclasses.replace(context, token_uid=facts.uid, token_type=facts.type)
 
     async def _location(self, context: Context, document: dict[str, Any], module: str, sides: Sides,
-                        fresh: bool) -> Context:
+                        fresh: bool, fetched: Fetched | None) -> Context:
         if module == "sessions":
             location_id = _text(document.get("location_id"))
         else:
@@ -106,7 +112,13 @@ class Contexts:
             location_id = _text(where.get("id")) if isinstance(where, dict) else None
         if location_id is None or sides.owner is None:
             return context
-        location = None if fresh else self.memory.location(sides.owner, location_id)
-        if location is None and sides.owner_platform is not None:
-            location = await self.fetch_location(sides.owner_platform, sides.owner, location_id)
+        key = (sides.owner, location_id.upper())
+        if fetched is not None and key in fetched:
+            location = fetched[key]
+        else:
+            location = None if fresh else self.memory.location(sides.owner, location_id)
+            if location is None and sides.owner_platform is not None:
+                location = await self.fetch_location(sides.owner_platform, sides.owner, location_id)
+                if fetched is not None:
+                    fetched[key] = location
         return dataclasses.replace(context, location=location) if location is not None else context

@@ -70,12 +70,17 @@ class _Lru(Generic[K, V]):
         if old is not None:
             self.bytes -= old[1]
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _document(kept: tuple[OcpiVersion, bytes] | None) -> VersionedDocument | None:
+    """A kept document decoded for use (None: not kept, or not a JSON object)."""
+    if kept is None:
+        return None
+    document = codec.decode(kept[1])
+    return VersionedDocument(kept[0], document) if isinstance(document, dict) else None
 
 
 class TranslationMemory:
@@ -100,11 +105,7 @@ class TranslationMemory:
         self._locations.discard((owner, location_id.upper()))
 
     def location(self, owner: PartyKey, location_id: str) -> VersionedDocument | None:
-        found = self._locations.get((owner, location_id.upper()))
-        if found is None:
-            return None
-        document = codec.decode(found[1])
-        return VersionedDocument(found[0], document) if isinstance(document, dict) else None
+        return _document(self._locations.get((owner, location_id.upper())))
 
     # -- Tokens ----------------------------------------------------------------------------------------
     def remember_token(self, owner: PartyKey, version: OcpiVersion, document: dict[str, Any],
@@ -156,11 +157,7 @@ class TranslationMemory:
         return max(1, self._contracts.max_bytes // (_ENTRY_OVERHEAD + 40))
 
     def token(self, owner: PartyKey, uid: str) -> VersionedDocument | None:
-        found = self._tokens.get((owner, uid.upper()))
-        if found is None:
-            return None
-        document = codec.decode(found[1])
-        return VersionedDocument(found[0], document) if isinstance(document, dict) else None
+        return _document(self._tokens.get((owner, uid.upper())))
 
     def contract(self, owner: PartyKey, contract_id: str) -> TokenFacts | None:
         """The uid and type of ``owner``'s token with ``contract_id`` (a 2.1.1 ``auth_id``)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -16,7 +16,9 @@ from routing import open_routing
 from routing.body_view import read
 from routing.crossing import Bridge, Crossing
 from routing.errors import AmbiguousReceiverError, UntranslatableAnswerError
+from routing.forward import Forwarder
 from routing.learned import Kind, LearnedRoutes
+from routing.location_fetch import LocationFetcher
 from routing.modules import RoutePath
 from routing.object_kinds import Kinds
 from routing.observe import NoObserver
@@ -88,6 +90,9 @@ def test_payments_never_leave_2_3_0() -> None:
     with pytest.raises(NotInVersionError) as caught:
         bridge()[0].crosses("payments", V230, V221)
     assert "2.2.1" in caught.value.message and caught.value.http_status == 200
+    with pytest.raises(NotInVersionError) as caught:
+        bridge()[0].crosses("payments", V22, V230)  # the version lacking it is named, whichever side it is
+    assert "2.2" in caught.value.message and "2.3.0" not in caught.value.message
 
 
 def test_a_request_body_is_translated_and_its_losses_counted_and_told() -> None:
@@ -149,6 +154,8 @@ def test_answers_that_are_no_ocpi_envelope_or_an_error_pass_as_they_came() -> No
     assert run(crossing.answer(html)) is html
     refused = Response(200, [], b'{"status_code":2003,"timestamp":"t","data":{"id":"L1"}}')
     assert run(crossing.answer(refused)) is refused
+    nothing = Response(200, [], b'{"status_code":1000,"timestamp":"t","data":null}')
+    assert run(crossing.answer(nothing)) is nothing, "data null: nothing to translate"
 
 
 def test_a_single_object_answer_that_cannot_be_carried_is_4000() -> None:
@@ -197,6 +204,103 @@ def test_a_session_down_to_2_1_1_carries_its_location_fetched_once_then_kept() -
     assert crossing is not None
     run(crossing.request(codec.encode({**session, "evse_uid": "E2"})))
     assert asked == ["L1", "L1"]
+
+
+def _location(location_id: str, *evse_uids: str) -> dict[str, Any]:
+    connector = {"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET", "power_type": "AC_3_PHASE",
+                 "max_voltage": 230, "max_amperage": 16, "last_updated": old.UPDATED}
+    return {"country_code": "DE", "party_id": "OLD", "id": location_id, "publish": True, "address": "a", "city": "c",
+            "country": "DEU", "coordinates": {"latitude": "1.000000", "longitude": "2.000000"},
+            "time_zone": "Europe/Berlin", "last_updated": old.UPDATED,
+            "evses": [{"uid": uid, "status": "AVAILABLE", "last_updated": old.UPDATED, "connectors": [connector]}
+                      for uid in evse_uids]}
+
+
+def _session(session_id: str, location_id: str, evse_uid: str = "E1") -> dict[str, Any]:
+    return {"country_code": "DE", "party_id": "OLD", "id": session_id, "start_date_time": old.UPDATED, "kwh": 1,
+            "cdr_token": {"country_code": "NL", "party_id": "MSP", "uid": "U1", "type": "RFID",
+                          "contract_id": "C-1"}, "auth_method": "WHITELIST", "location_id": location_id,
+            "evse_uid": evse_uid, "connector_id": "1", "currency": "EUR", "status": "ACTIVE",
+            "last_updated": old.UPDATED}
+
+
+def _page(b: Bridge, sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A 2.1.1 eMSP's GET all of a 2.2.1 CPO's Sessions, the answer carried down."""
+    crossing = b.crossing(RoutePath(S, "sessions", (), "", version=V211), "GET", MSP, platform(V211, MSP), CPO,
+                          platform(V221, CPO))
+    assert crossing is not None
+    body = codec.encode({"data": sessions, "status_code": 1000, "timestamp": "t"})
+    answer: dict[str, Any] = json.loads(run(crossing.answer(Response(200, [], body))).body)
+    return answer
+
+
+def test_a_page_fetches_each_location_once_even_one_that_cannot_be_fetched() -> None:
+    b, _, asked = bridge({"L1": _location("L1", "E1")})
+    page = [_session("S1", "GONE"), _session("S2", "L1"), _session("S3", "gone"), _session("S4", "L1"),
+            _session("S5", "GONE")]
+    answer = _page(b, page)
+    assert [s["id"] for s in answer["data"]] == ["S2", "S4"]
+    assert sorted(asked) == ["GONE", "L1"], "one GET per distinct Location, a failed one not tried again"
+    assert "left out 3: session S1" in answer["status_message"]
+    # The next request tries the unreachable one again (a failure is not kept), and reads L1 from memory.
+    _page(b, [_session("S6", "GONE"), _session("S7", "L1")])
+    assert sorted(asked) == ["GONE", "GONE", "L1"]
+
+
+def test_a_page_refetches_a_stale_kept_location_once() -> None:
+    location = _location("L1", "E1")
+    b, _, asked = bridge({"L1": location})
+    _page(b, [_session("S1", "L1")])
+    assert asked == ["L1"]
+    location["evses"].append({**location["evses"][0], "uid": "E2"})
+    answer = _page(b, [_session("S2", "L1", "E2"), _session("S3", "L1", "E2"), _session("S4", "L1")])
+    assert [s["id"] for s in answer["data"]] == ["S2", "S3", "S4"]
+    assert asked == ["L1", "L1"], "the kept one lacked E2: fetched again once for the whole page"
+
+
+class _Answering:
+    """A Forwarder's ``send`` that answers every request with the same bytes, counting the calls."""
+
+    def __init__(self, body: bytes, status: int = 200) -> None:
+        self.body = body
+        self.status = status
+        self.calls = 0
+
+    async def send(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes | None, receiver: str,
+                   platform: Platform | None = None, *, timeout: float | None = None) -> Response:
+        self.calls += 1
+        return Response(self.status, [], self.body)
+
+
+@pytest.mark.parametrize("answer", [
+    b"<html>502</html>",
+    b'{"status_code":2003,"timestamp":"t","data":{"id":"L1"}}',
+    b'{"status_code":1000,"timestamp":"t","data":["not","a","location"]}',
+    b'{"status_code":1000,"timestamp":"t"}',
+])
+def test_a_location_the_cpo_does_not_give_refuses_the_session_naming_it(answer: bytes) -> None:
+    memory = TranslationMemory(1_000_000)
+    forwarder = _Answering(answer)
+    fetcher = LocationFetcher(cast(Forwarder, forwarder), ("NL", "HUB"), memory)
+    b = Bridge(memory, Contexts(memory, fetcher, 60), LearnedRoutes(), Counting())
+    cpo = Platform(id=CPO.platform_id, name="p", status=ConnectionStatus.CONNECTED, registered=True,
+                   versions_url=None, version=V221, endpoints={("locations", S): "https://cpo.example/locations/"},
+                   parties=(CPO,), outbound_auth="Token t", settings=PlatformSettings())
+    # A push: refused (2001, nothing forwarded) naming the Location it cannot carry.
+    crossing = b.crossing(RoutePath(R, "sessions", ("DE", "OLD", "S1"), "", version=V221), "PUT", CPO, cpo, MSP,
+                          platform(V211, MSP))
+    assert crossing is not None
+    with pytest.raises(UntranslatableError) as caught:
+        run(crossing.request(codec.encode(_session("S1", "L1"))))
+    assert caught.value.ocpi_status == 2001 and "location" in caught.value.message
+    assert memory.location(CPO.key, "L1") is None and forwarder.calls == 1
+    # A page: the Sessions at it left out and said, the Location asked for once.
+    pull = b.crossing(RoutePath(S, "sessions", (), "", version=V211), "GET", MSP, platform(V211, MSP), CPO, cpo)
+    assert pull is not None
+    body = codec.encode({"data": [_session("S1", "L1"), _session("S2", "L1")], "status_code": 1000, "timestamp": "t"})
+    told = json.loads(run(pull.answer(Response(200, [], body))).body)
+    assert told["data"] == [] and "left out 2: session S1" in told["status_message"]
+    assert forwarder.calls == 2
 
 
 def test_memory_is_bounded_by_bytes_and_queues_new_contract_facts_once() -> None:
