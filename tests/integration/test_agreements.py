@@ -86,6 +86,9 @@ async def test_required_mode_routes_direct_broadcast_and_get_all_only_under_agre
     await agree(w.hub, w.cpo2, w.msp1, ["locations"])
     status, headers, answer = await w.msp1.call("GET", "locations", "SENDER", "?limit=50", to=HUB)
     assert headers["x-total-count"] == "12"
+    # Two requests were refused (LOC1 before the agreement, then cdrs): the broadcast and GET all left
+    # parties out without refusing anything.
+    assert metric(await scrape(w.hub.base_url), "ocpihub_policy_denials_total", rule="agreement") == 2
 
 
 async def test_required_mode_open_routing_considers_only_agreed_parties(required: World) -> None:

@@ -228,6 +228,7 @@ async def test_two_cpos_with_the_same_ids_never_get_each_others_traffic(world: W
     status, _, answer = await w.msp1.call("GET", "locations", "SENDER", "/LOC1")
     assert answer["status_code"] == 2002 and "NL*CPO, NL*CP2" in answer["status_message"]
     assert w.seen() == seen
+    assert metric(await scrape(w.hub.base_url), "ocpihub_policy_denials_total", rule="ambiguous") == 2
     # An EVSE id names the CPO: no ambiguity left.
     status, _, answer = await w.msp1.call("POST", "commands", "RECEIVER", "/START_SESSION",
                                           body={"response_url": "http://127.0.0.1:9/cb", "location_id": "LOC1",
