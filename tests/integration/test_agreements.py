@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.integration.test_operations import metric, scrape
 from tests.integration.test_policy import HUB, World, build_world, settled, token
 from tests.support.network import Network, RunningHub
 from tests.support.partner import FakePlatform, location
@@ -85,6 +86,9 @@ async def test_required_mode_routes_direct_broadcast_and_get_all_only_under_agre
     await agree(w.hub, w.cpo2, w.msp1, ["locations"])
     status, headers, answer = await w.msp1.call("GET", "locations", "SENDER", "?limit=50", to=HUB)
     assert headers["x-total-count"] == "12"
+    # Two requests were refused (LOC1 before the agreement, then cdrs): the broadcast and GET all left
+    # parties out without refusing anything.
+    assert metric(await scrape(w.hub.base_url), "ocpihub_policy_denials_total", rule="agreement") == 2
 
 
 async def test_required_mode_open_routing_considers_only_agreed_parties(required: World) -> None:
@@ -155,6 +159,38 @@ async def test_an_agreement_made_on_one_replica_allows_traffic_on_another_within
     await agree(w.hub, w.cpo1, w.msp1, ["locations"])
     code, waited = await poll(w.msp1, w.cpo1, lambda c: c == 1000, hub=second)
     assert code == 1000 and waited <= 1.0, waited
+
+
+async def test_a_suspended_agreement_stops_traffic_on_every_replica_until_it_is_resumed(net: Network) -> None:
+    w = await build_world(net, agreements="required")
+    second = await net.hub(agreements="required", registry_reload_seconds=3600)  # only NOTIFY can do it in time
+    agreement = await agree(w.hub, w.cpo1, w.msp1, ["locations"])
+    for hub in (None, second):
+        code, _ = await poll(w.msp1, w.cpo1, lambda c: c == 1000, hub=hub)
+        assert code == 1000, "agreed: traffic flows"
+    before = metric(await scrape(w.hub.base_url), "ocpihub_policy_denials_total", rule="agreement")
+    status, suspended = await w.hub.admin("POST", f"/admin/agreements/{agreement['id']}/suspend")
+    assert status == 200 and suspended["status"] == "suspended"
+    seen = w.seen()
+    # In effect at once on this replica: neither a direct request nor a broadcast gets through.
+    status, _, answer = await w.msp1.call("GET", "locations", "SENDER", "/LOC1", to=w.cpo1.party())
+    assert (status, answer["status_code"]) == (200, 4000), answer
+    assert "no roaming agreement between CPO NL*CPO and DE*MSP" in answer["status_message"]
+    _, _, answer = await w.cpo1.call("PUT", "locations", "RECEIVER", "/NL/CPO/LOC1", to=HUB, body=location(1))
+    assert answer["status_message"] == "broadcast to 0 receivers"
+    await settled()
+    assert w.seen() == seen, "nothing reached a partner while the agreement was suspended"
+    after = metric(await scrape(w.hub.base_url), "ocpihub_policy_denials_total", rule="agreement")
+    assert after == before + 1, "the direct request is a denial; a broadcast receiver left out is not"
+    code, waited = await poll(w.msp1, w.cpo1, lambda c: c != 1000, hub=second)
+    assert code == 4000 and waited <= 1.0, ("the other replica", waited)
+    # Resumed: traffic flows again, here at once and on the other replica within a second.
+    status, resumed = await w.hub.admin("POST", f"/admin/agreements/{agreement['id']}/unsuspend")
+    assert status == 200 and resumed["status"] == "active"
+    status, _, answer = await w.msp1.call("GET", "locations", "SENDER", "/LOC1", to=w.cpo1.party())
+    assert answer["status_code"] == 1000 and w.cpo1.received[-1].path == "/sender/locations/LOC1"
+    code, waited = await poll(w.msp1, w.cpo1, lambda c: c == 1000, hub=second)
+    assert code == 1000 and waited <= 1.0, ("the other replica", waited)
 
 
 # -- the operator's side ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import pytest
 from hub.learning import LearnedSync
 from partners import store
 from routing.learned import Kind, LearnedRoutes
+from routing.translation_memory import TranslationMemory
+from routing.versions.version import OcpiVersion
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.anyio
@@ -86,16 +88,25 @@ async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_out
     # Nothing listens on a reserved loopback port: a real refused connection, as when PostgreSQL is down.
     down = await store.create_pool(f"postgresql://hub@127.0.0.1:{free_port()}/hub")
     learned = LearnedRoutes(max_pending=50)
+    memory = TranslationMemory(8 * 1024)  # token facts not yet shared: a small queue of their own
+    facts = memory.max_pending + 12
     reported: list[tuple[str, int]] = []
-    sync = LearnedSync(learned, down, interval=0.02, on_dropped=lambda what, n: reported.append((what, n)))
+    sync = LearnedSync(learned, down, interval=0.02, memory=memory,
+                       on_dropped=lambda what, n: reported.append((what, n)))
     task = asyncio.create_task(sync._run())
 
     def said() -> list[logging.LogRecord]:
         return [r for r in caplog.records if "oldest are dropped" in r.getMessage()]
 
+    def total(what: str) -> int:
+        return sum(n for w, n in reported if w == what)
+
     try:
         for n in range(200):
             learned.learn(Kind.LOCATION, CPO, f"LOC{n}", MSP)
+            if n < facts:
+                memory.remember_token(MSP, OcpiVersion.V2_2_1,
+                                      {"uid": f"UID{n}", "type": "RFID", "contract_id": f"DE-MSP-C{n:08d}"})
             if n % 20 == 0:
                 await asyncio.sleep(0.03)  # rounds fail in between
         await eventually(lambda: said(), "the drop is said")
@@ -103,7 +114,10 @@ async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_out
         assert len(said()) == 1 and said()[0].levelno == logging.WARNING
         assert len(learned.pending) == 50 and learned.pending_dropped == 150
         assert [oid for _, _, oid in learned.pending] == [f"LOC{n}" for n in range(150, 200)], "the newest kept"
-        assert {what for what, _ in reported} == {"learned_routes"} and sum(n for _, n in reported) == 150
+        assert total("learned_routes") == 150
+        assert 0 < memory.max_pending < 20 and len(memory.pending) == memory.max_pending
+        await eventually(lambda: total("token_facts") == 12, "the token facts dropped counted for the operator")
+        assert memory.pending_dropped == 12 and {what for what, _ in reported} == {"learned_routes", "token_facts"}
 
         sync.pool = pool  # the database is back: what was kept is written
         await eventually(lambda: not sync.outage.down, "the outage ends")
@@ -111,13 +125,17 @@ async def test_unsaved_entries_are_capped_during_an_outage_and_said_once_per_out
             saved = {r["object_id"] for r in await conn.fetch("SELECT object_id FROM learned_routes")}
         assert saved == {f"LOC{n}" for n in range(150, 200)} and not learned.pending
         assert learned.target(Kind.LOCATION, CPO, "LOC0") == MSP, "this replica still routes by a dropped one"
+        async with pool.acquire() as conn:
+            shared = {r["contract_id"] for r in await conn.fetch("SELECT contract_id FROM token_facts")}
+        assert shared == {f"DE-MSP-C{n:08d}" for n in range(12, facts)} and not memory.pending, "the newest kept"
 
         sync.pool = down  # a second outage gets its own line
         for n in range(200, 260):
             learned.learn(Kind.LOCATION, CPO, f"LOC{n}", MSP)
         await eventually(lambda: len(said()) == 2, "the second outage's drop is said")
         assert said()[1].__dict__["dropped"] == 10
-        await eventually(lambda: sum(n for _, n in reported) == 160, "every drop counted for the operator")
+        await eventually(lambda: total("learned_routes") == 160, "every drop counted for the operator")
+        assert total("token_facts") == 12
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

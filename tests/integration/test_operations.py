@@ -64,6 +64,9 @@ async def test_metrics_move_by_the_right_amounts(net: Network) -> None:
     assert metric(after, "ocpihub_requests_in_flight") == 0
     assert metric(after, "ocpihub_build_info") == 1
     assert "_created" not in after, "no *_created series doubling the counters"
+    # No outage here: both kinds of unsaved drops are listed, at 0 (metric() would read an absent one as 0).
+    for what in ("learned_routes", "token_facts"):
+        assert f'ocpihub_unsaved_dropped_total{{what="{what}"}} 0.0' in after, what
     # The first load is the one reload; each registration since came as a delta, not a rebuild.
     assert metric(after, "ocpihub_registry_reloads_total") == 1
     assert metric(after, "ocpihub_registry_updates_total", kind="delta") >= 2

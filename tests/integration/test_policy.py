@@ -228,6 +228,7 @@ async def test_two_cpos_with_the_same_ids_never_get_each_others_traffic(world: W
     status, _, answer = await w.msp1.call("GET", "locations", "SENDER", "/LOC1")
     assert answer["status_code"] == 2002 and "NL*CPO, NL*CP2" in answer["status_message"]
     assert w.seen() == seen
+    assert metric(await scrape(w.hub.base_url), "ocpihub_policy_denials_total", rule="ambiguous") == 2
     # An EVSE id names the CPO: no ambiguity left.
     status, _, answer = await w.msp1.call("POST", "commands", "RECEIVER", "/START_SESSION",
                                           body={"response_url": "http://127.0.0.1:9/cb", "location_id": "LOC1",
@@ -256,6 +257,11 @@ async def test_a_reservation_is_replaced_or_cancelled_only_by_the_emsp_that_made
                                               body=body)
         assert (status, answer["status_code"]) == (200, 2001), (command, answer)
         assert "reservation R1 of NL*CPO belongs to DE*MSP" in answer["status_message"]
+    # Nor without OCPI-to headers: open routing considers only the sender's own reservations, and BE*MSP has
+    # none called R1, so the hub cannot tell where it goes (it does not route to DE*MSP's R1's CPO).
+    status, _, answer = await w.msp2.call("POST", "commands", "RECEIVER", "/CANCEL_RESERVATION",
+                                          body={"response_url": "http://127.0.0.1:9/cb", "reservation_id": "R1"})
+    assert answer["status_code"] == 2001 and "cannot tell which CPO" in answer["status_message"], answer
     assert w.seen() == seen
     # The eMSP that made it cancels it, even without OCPI-to headers: the hub knows where R1 is.
     status, _, answer = await w.msp1.call("POST", "commands", "RECEIVER", "/CANCEL_RESERVATION",
