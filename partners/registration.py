@@ -284,13 +284,14 @@ class Registrar:
             await asyncio.wait(self._tasks, timeout=5)
 
     # -- shared ----------------------------------------------------------------------------------------
-    def reachable(self, platform_id: int) -> list[Party]:
-        """Parties of other registered, not suspended platforms: what a 2.3.0 partner reaches through us."""
+    def reachable(self, platform_id: int) -> Iterator[Party]:
+        """Parties of other registered, not suspended platforms: what a 2.3.0 partner reaches through us.
+        Lazy: only 2.3.0 credentials read it, and a registry of 100,000 parties is not walked for others."""
         snapshot = self.sync.registry.snapshot
-        return [party for platform in snapshot.platforms.values()
+        return (party for platform in snapshot.platforms.values()
                 if platform.id != platform_id and platform.registered
                 and platform.status is not ConnectionStatus.SUSPENDED
-                for party in platform.parties]
+                for party in platform.parties)
 
     def _check_claims(self, platform: Platform, roles: list[CredentialsRole]) -> None:
         """``partners.party_claims`` over this process's snapshot: a partner naming parties it may not
