@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.network import Network, RunningHub
-from tests.support.partner import FakePlatform, cpo, emsp, token_header
+from tests.support.partner import CPO_MODULES, FakePlatform, Role, cpo, emsp, token_header
 
 pytestmark = pytest.mark.anyio
 
@@ -194,3 +194,33 @@ async def test_own_endpoints_refuse_a_chunked_body_growing_over_the_limit(world:
         answer = await reader.readuntil(b"\r\n\r\n")
     writer.close()
     assert answer.startswith(b"HTTP/1.1 413"), answer
+
+
+async def _platform_id(hub: RunningHub, name: str) -> int:
+    _, platforms = await hub.admin("GET", "/admin/platforms")
+    found: int = next(p["id"] for p in platforms if p["name"] == name)
+    return found
+
+
+@pytest.mark.parametrize("roles", ["none", "twice"])
+async def test_partner_credentials_with_unusable_roles_are_a_400_on_the_admin_api(world: World, module_net: Network,
+                                                                                roles: str) -> None:
+    """OCPI answers such credentials with HTTP 200 and 2001 in the body; the operator's client must see 400."""
+    bad = [] if roles == "none" else [Role("CPO", "NL", "TWC"), Role("CPO", "nl", "twc")]
+    # Hub-initiated: the partner answers our POST with these roles.
+    partner = await module_net.partner(FakePlatform(name=f"roles-{roles}", roles=list(bad), modules=list(CPO_MODULES)))
+    _, before = await world.hub.admin("GET", "/admin/platforms")
+    status, answer = await world.hub.admin("POST", "/admin/registrations", {
+        "versions_url": f"{partner.base_url}/versions", "token": partner.token_for_hub, "name": partner.name})
+    assert status == 400 and answer["ocpi_status"] == 2001 and "role" in answer["error"], answer
+    assert (await world.hub.admin("GET", "/admin/platforms"))[1] == before, "nothing kept"
+
+    # Rotation: a registered partner answers our PUT with these roles; nothing changes.
+    rotating = await module_net.registered(world.hub, cpo(f"rotating-{roles}", pid=f"R{roles[0].upper()}T"))
+    platform_id = await _platform_id(world.hub, rotating.name)
+    _, details = await world.hub.admin("GET", f"/admin/platforms/{platform_id}")
+    rotating.roles = list(bad)
+    status, answer = await world.hub.admin("POST", f"/admin/platforms/{platform_id}/rotate")
+    assert status == 400 and answer["ocpi_status"] == 2001 and "role" in answer["error"], answer
+    _, after = await world.hub.admin("GET", f"/admin/platforms/{platform_id}")
+    assert after["parties"] == details["parties"], "nothing changed"

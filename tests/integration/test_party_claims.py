@@ -148,3 +148,19 @@ async def test_migration_0012_keeps_what_pending_invitations_announced(dsn: str)
     assert settings == {1: '{"announced_parties": [{"role": "CPO", "party_id": "ABC", "country_code": "NL"}, '
                            '{"role": "EMSP", "party_id": "ABC", "country_code": "NL"}]}',
                         2: "{}", 3: "{}"}
+
+
+async def test_a_rotation_answered_with_a_party_the_partner_may_not_register_is_a_409(net: Network) -> None:
+    hub = await net.hub()
+    await net.registered(hub, cpo("incumbent"))  # holds NL*CPO as CPO
+    partner = await net.registered(hub, emsp("free"))
+    _, platforms = await hub.admin("GET", "/admin/platforms")
+    free_id = next(p["id"] for p in platforms if p["name"] == "free")
+    partner.roles.append(Role("EMSP", "NL", "CPO"))  # the partner names another platform's party id in its answer
+    status, body = await hub.admin("POST", f"/admin/platforms/{free_id}/rotate")
+    assert status == 409 and body["ocpi_status"] == 2001, body
+    assert "already registered by another platform (as CPO)" in body["error"]
+    assert await parties_of(hub) == {"incumbent": {("NL", "CPO", "CPO")}, "free": {("DE", "MSP", "EMSP")}}
+    partner.roles.pop()
+    status, body = await hub.admin("POST", f"/admin/platforms/{free_id}/rotate")
+    assert status == 200, body

@@ -113,6 +113,24 @@ async def test_generated_admin_token_is_kept_shown_once_and_read_from_the_enviro
         assert hub.stop() == 0, hub.output()
 
 
+async def test_empty_admin_token_file_is_one_line_and_exit_2(data_dir: Path) -> None:
+    # Generating a token in its place could not save it (the file exists): the hub would run with an admin
+    # token nobody was shown. The operator is told which file, and the embedded database is stopped again.
+    data_dir.mkdir()
+    kept = data_dir / "admin-token"
+    kept.write_text("\n")
+    kept.chmod(0o600)
+    out = subprocess.run([*hub_command(), "serve", "--port", str(free_port())], capture_output=True, text=True,
+                         timeout=120, env={"PATH": "/usr/bin:/bin", "OCPI_HUB_DATA_DIR": str(data_dir)})
+    assert out.returncode == 2, out.stderr
+    [line] = [row for row in out.stderr.splitlines() if not row.startswith("{")]
+    assert line.startswith("ocpi-hub: configuration error: the admin token file") and str(kept) in line, line
+    assert '"admin_token":' not in out.stderr, "no token shown"
+    assert kept.read_text() == "\n"
+    assert not [p for p in psutil.process_iter(["name", "cmdline"])
+                if p.info["name"] == "postgres" and str(data_dir) in " ".join(p.info["cmdline"] or [])]
+
+
 async def test_busy_port_is_one_line_and_exit_2_with_nothing_started(data_dir: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -17,7 +17,8 @@ from hub.endpoints.ocpi_auth import hub_state
 from hub.request_body import read_body
 from hub.responses import admin_error
 from partners import strict_json
-from partners.errors import DatabaseUnavailableError, HubError, OutboundUrlRefusedError
+from partners.errors import DatabaseUnavailableError, HubError, OutboundUrlRefusedError, PartyClaimRefusedError
+from partners.registration import OperationRefusedError
 from routing.limits import retry_after_seconds
 
 _T = TypeVar("_T")
@@ -48,16 +49,32 @@ def guarded(handler: Handler) -> Handler:
             return await handler(request)
         except DatabaseUnavailableError as error:
             return admin_error(error.message, 503)
+        except OperationRefusedError as refused:
+            # The platform's state does not allow what was asked (it never registered, it has no credentials
+            # endpoint): nothing was sent or changed.
+            return admin_error(str(refused), 409)
         except HubError as error:
-            # A failed handshake says what the partner's API did, with its OCPI code (502). A URL the outbound
-            # policy refused was never contacted, and the caller's own mistakes keep their status (400, 413):
-            # the operator's request is what to change.
-            if error.ocpi_status < 3000:
-                status = error.http_status
-            else:
-                status = 400 if isinstance(error, OutboundUrlRefusedError) else 502
-            return admin_error(error.message, status, ocpi_status=error.ocpi_status)
+            return admin_error(error.message, _status(error), ocpi_status=error.ocpi_status)
     return wrapper
+
+
+def _status(error: HubError) -> int:
+    """The admin API's HTTP status for a HubError a handler let through.
+
+    OCPI answers an error of its own layer with HTTP 200 and the code in the body, which is why many of
+    these classes carry 200; the operator's client must see a failure in the status line instead.
+    """
+    if error.ocpi_status >= 3000:
+        # A failed handshake says what the partner's API did, with its OCPI code (502); a URL the outbound
+        # policy refused was never contacted, so the operator's request is what to change (400).
+        return 400 if isinstance(error, OutboundUrlRefusedError) else 502
+    if isinstance(error, PartyClaimRefusedError):
+        # The partner named parties it may not register (not announced, or another platform's): the
+        # request was fine but conflicts with what the hub holds. Nothing was kept.
+        return 409
+    # The caller's (or the partner's credentials') mistake: 400, unless the error has a transport-level
+    # status of its own (401, 404, 405, 413, 429), which stays.
+    return 400 if error.http_status == 200 else error.http_status
 
 
 async def body_bytes(request: Request) -> bytes:

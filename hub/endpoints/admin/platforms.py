@@ -14,7 +14,6 @@ from hub.endpoints.admin.common import Handler, body_bytes, guarded
 from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import agreements_store, store, strict_json
-from partners.errors import PartyClaimRefusedError
 from partners.model import PlatformSettings
 from partners.registration import OperationRefusedError, Registrar
 from partners.registry import Platform
@@ -73,6 +72,7 @@ async def delete_platform(request: Request) -> Response:
         try:
             removed = await state.registrar.remove(platform, notify=True)
         except OperationRefusedError as refused:
+            # Caught here rather than in ``guarded`` to say the way out, which only this request has.
             return admin_error(f"{refused}; remove it without notify", 409)
         if not removed:
             return admin_error("no such platform", 404)
@@ -91,13 +91,9 @@ def _as_client(action: Callable[[Registrar, Platform], Awaitable[None]]) -> Hand
         platform = None if platform_id is None else state.registry.snapshot.platforms.get(platform_id)
         if platform is None:
             return admin_error("no such platform", 404)
-        try:
-            await action(state.registrar, platform)
-        except OperationRefusedError as refused:
-            return admin_error(str(refused), 409)
-        except PartyClaimRefusedError as error:
-            # A rotation the partner answered with parties it may not register: nothing was changed.
-            return admin_error(error.message, 409, ocpi_status=error.ocpi_status)
+        # A refusal (parties it may not register, bad roles, a platform that cannot be asked) is answered by
+        # ``guarded``; nothing was changed.
+        await action(state.registrar, platform)
         return admin_json(await store.platform_details(state.pool, platform.id))
     return handler
 

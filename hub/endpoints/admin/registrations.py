@@ -15,9 +15,7 @@ from hub.endpoints.ocpi_auth import hub_state
 from hub.responses import admin_error, admin_json
 from partners import store
 from partners.credentials import RoleSource
-from partners.errors import PartyClaimRefusedError, RoleUnknownError
 from partners.model import CountryCode, PartyId, Role
-from partners.registration import OperationRefusedError
 from partners.registry import PartyKey, party_key
 from partners.tokens import Secret
 
@@ -80,19 +78,10 @@ async def create_registration(request: Request) -> Response:
     for p in body.parties:
         key = party_key(p.country_code, p.party_id)
         known[key] = (*known.get(key, ()), p.role)
-    try:
-        platform_id = await state.registrar.initiate(body.versions_url, Secret(body.token), body.name,
-                                                     RoleSource(known, body.role))
-    except OperationRefusedError as refused:
-        return admin_error(str(refused), 409)
-    except PartyClaimRefusedError as error:
-        # The partner answered with parties it may not register (not among those named here, or another
-        # platform's): nothing was kept, and the partner was told its registration is void.
-        return admin_error(error.message, 409, ocpi_status=error.ocpi_status)
-    except RoleUnknownError as error:
-        # OCPI answers it with HTTP 200 (valid JSON that reached the OCPI layer); to the operator it is
-        # a request that lacks what it needs.
-        return admin_error(error.message, 400, ocpi_status=error.ocpi_status)
+    # A refusal (the partner's roles, parties it may not register, a 2.1.1 role not given) is answered by
+    # ``guarded``: nothing was kept, and a partner that took our token was told its registration is void.
+    platform_id = await state.registrar.initiate(body.versions_url, Secret(body.token), body.name,
+                                                 RoleSource(known, body.role))
     return admin_json(await store.platform_details(state.pool, platform_id), 201)
 
 
